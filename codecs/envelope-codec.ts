@@ -1,0 +1,279 @@
+/**
+ *   Temporal Server <--> Wire <--> EnvelopeCodec <--> PayloadConverter <--> User code
+ *
+ * EnvelopeCodec seals each payload with the data key (DEK) of the workflow it belongs to; the DEK
+ * is wrapped by a key-encryption key (KEK) from a KeyProvider and travels, wrapped, inside the
+ * payload. See codecs/format.ts for the bytes and docs/wire-format.md for the rules.
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
+import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
+import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from './aead.js';
+import {
+  InvalidConfigError,
+  MalformedPayloadError,
+  PlaintextRejectedError,
+  ScopeMismatchError,
+  UnknownKeyError,
+  UnsupportedFormatError,
+} from './errors.js';
+import { FORMAT_VERSION, additionalData, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, type Compression, type EnvelopeHeader } from './format.js';
+import { scopeFromContext, type Scope } from './scope.js';
+
+const ProtoPayload = proto.temporal.api.common.v1.Payload;
+
+export interface EnvelopeCodecOptions {
+  /** KEK providers. The first one's primary wraps new data keys; any of them may unwrap. */
+  keyProviders: KeyProvider | readonly KeyProvider[];
+  /** Namespace for payloads coded without a serialization context. Default "default". */
+  defaultNamespace?: string;
+  /** Default "AES-256-GCM". Decode reads every supported algorithm regardless. */
+  algorithm?: AeadAlgorithm;
+  /**
+   * Deflate payloads before sealing. Off by default: compressed length reveals something about the
+   * plaintext (an attacker who controls part of a payload can probe the rest, as in CRIME/BREACH).
+   */
+  compression?: Compression | false;
+  /** Only compress payloads at least this large (bytes). Default 1024. */
+  compressionMinBytes?: number;
+  /**
+   * Fail closed: refuse to decode a payload that is not encrypted. Stops someone with signal
+   * permission but no key access from injecting plaintext input into a workflow. Default false.
+   */
+  requireEncryption?: boolean;
+  /**
+   * Reject namespace-scoped payloads (sealed without a workflow id, e.g. through the UI's /encode)
+   * when decoding in a workflow context. Default false: the UI's "start/signal with input" needs them.
+   */
+  strictWorkflowScope?: boolean;
+  cache?: DekCacheLimits;
+  observer?: KeyObserver;
+  clock?: () => number;
+  /** Nonce source; only tests and known-answer vectors replace it. */
+  random?: (n: number) => Uint8Array;
+}
+
+export interface DecodeOptions {
+  /**
+   * Return payloads this codec cannot open (foreign format, not encrypted, no access to the key)
+   * unchanged instead of throwing. The codec server uses it so the UI still renders the rest.
+   */
+  passThroughUnopenable?: boolean;
+}
+
+/** One payload's outcome, for the codec server's audit log and authorization. */
+export interface DecodeResult {
+  readonly payload: Payload;
+  readonly status: 'decoded' | 'passthrough' | 'failed';
+  readonly scope?: Scope | undefined;
+  readonly keyId?: string | undefined;
+  readonly error?: Error | undefined;
+}
+
+export class EnvelopeCodec implements PayloadCodec {
+  readonly keys: DataKeyCache;
+  private readonly providers: readonly KeyProvider[];
+  private readonly defaultNamespace: string;
+  private readonly algorithm: AeadAlgorithm;
+  private readonly compression: Compression | undefined;
+  private readonly compressionMinBytes: number;
+  private readonly requireEncryption: boolean;
+  private readonly strictWorkflowScope: boolean;
+  private readonly random: ((n: number) => Uint8Array) | undefined;
+
+  constructor(options: EnvelopeCodecOptions) {
+    const providers = Array.isArray(options.keyProviders) ? [...(options.keyProviders as readonly KeyProvider[])] : [options.keyProviders as KeyProvider];
+    if (providers.length === 0) throw new InvalidConfigError('codec "keyProviders" expected at least one key provider');
+    this.providers = providers;
+    this.defaultNamespace = options.defaultNamespace ?? 'default';
+    if (typeof this.defaultNamespace !== 'string' || this.defaultNamespace === '') {
+      throw new InvalidConfigError('codec "defaultNamespace" expected a non-empty string');
+    }
+    this.algorithm = options.algorithm ?? 'AES-256-GCM';
+    if (!isAeadAlgorithm(this.algorithm)) throw new InvalidConfigError(`codec "algorithm" expected AES-256-GCM or XCHACHA20-POLY1305, got ${JSON.stringify(this.algorithm)}`);
+    if (options.compression !== undefined && options.compression !== false && options.compression !== 'deflate') {
+      throw new InvalidConfigError(`codec "compression" expected "deflate" or false, got ${JSON.stringify(options.compression)}`);
+    }
+    this.compression = options.compression === 'deflate' ? 'deflate' : undefined;
+    this.compressionMinBytes = options.compressionMinBytes ?? 1024;
+    this.requireEncryption = options.requireEncryption ?? false;
+    this.strictWorkflowScope = options.strictWorkflowScope ?? false;
+    this.random = options.random;
+    this.keys = new DataKeyCache(new ProviderSet(providers), {
+      ...options.cache,
+      ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      cipherMessageLimit: aeadSuite(this.algorithm).maxMessagesPerKey,
+    });
+  }
+
+  async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    return this.encodeInScope(payloads, scopeFromContext(context, this.defaultNamespace));
+  }
+
+  /** Seal for an explicit scope (the codec server's /encode, which knows only the namespace). */
+  async encodeInScope(payloads: readonly Payload[], scope: Scope): Promise<Payload[]> {
+    const out: Payload[] = [];
+    for (const payload of payloads) out.push(await this.sealOne(payload, scope));
+    return out;
+  }
+
+  async decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
+    const expected = context === undefined ? undefined : scopeFromContext(context, this.defaultNamespace);
+    const out: Payload[] = [];
+    for (const payload of payloads) out.push(await this.openOne(payload, expected));
+    return out;
+  }
+
+  /**
+   * Decode with a per-payload outcome. `authorize` is asked before any key is touched, with the
+   * scope read from the payload's own (authenticated-on-open) metadata.
+   */
+  async decodeDetailed(
+    payloads: readonly Payload[],
+    options: DecodeOptions & { expectedScope?: Scope; authorize?: (scope: Scope, keyId: string) => boolean } = {},
+  ): Promise<DecodeResult[]> {
+    const results: DecodeResult[] = [];
+    for (const payload of payloads) {
+      if (!isEnvelopePayload(payload)) {
+        if (this.requireEncryption && !options.passThroughUnopenable) {
+          throw new PlaintextRejectedError('payload is not encrypted and this codec requires encryption');
+        }
+        results.push({ payload, status: 'passthrough' });
+        continue;
+      }
+      let header: EnvelopeHeader;
+      try {
+        header = parseHeader(payload).header;
+      } catch (error) {
+        if (!options.passThroughUnopenable) throw error;
+        results.push({ payload, status: 'failed', error: error as Error });
+        continue;
+      }
+      if (options.authorize && !options.authorize(header.scope, header.keyId)) {
+        results.push({ payload, status: 'passthrough', scope: header.scope, keyId: header.keyId });
+        continue;
+      }
+      try {
+        const opened = await this.openOne(payload, options.expectedScope);
+        results.push({ payload: opened, status: 'decoded', scope: header.scope, keyId: header.keyId });
+      } catch (error) {
+        if (!options.passThroughUnopenable) throw error;
+        results.push({ payload, status: 'failed', scope: header.scope, keyId: header.keyId, error: error as Error });
+      }
+    }
+    return results;
+  }
+
+  private async sealOne(payload: Payload, scope: Scope): Promise<Payload> {
+    if (payload === null || typeof payload !== 'object') throw new MalformedPayloadError('payload expected an object');
+    let plaintext = ProtoPayload.encode(payload).finish();
+    let compression: Compression | undefined;
+    if (this.compression !== undefined && plaintext.length >= this.compressionMinBytes) {
+      const deflated = deflateRawSync(plaintext);
+      if (deflated.length < plaintext.length) {
+        plaintext = deflated;
+        compression = this.compression;
+      }
+    }
+    const lease = await this.keys.leaseForEncrypt(scope, this.algorithm, plaintext.length);
+    try {
+      const header: EnvelopeHeader = {
+        version: FORMAT_VERSION,
+        algorithm: this.algorithm,
+        keyId: lease.keyId,
+        scope,
+        wrappedDek: lease.wrapped,
+        compression,
+      };
+      const box = sealWithRandomNonce(this.algorithm, lease.key, plaintext, additionalData(header), this.random);
+      return buildSealedPayload(header, box);
+    } finally {
+      lease.key.fill(0);
+    }
+  }
+
+  private async openOne(payload: Payload, expected: Scope | undefined): Promise<Payload> {
+    if (!isEncryptedEncoding(payload)) {
+      if (this.requireEncryption) throw new PlaintextRejectedError('payload is not encrypted and this codec requires encryption');
+      return payload;
+    }
+    if (!isEnvelopePayload(payload)) {
+      throw new UnsupportedFormatError('payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)');
+    }
+    const { header, box } = parseHeader(payload);
+    if (expected !== undefined) this.checkScope(header.scope, expected);
+    const key = await this.keys.leaseForDecrypt(header.keyId, header.wrappedDek, header.scope);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = openSealed(header.algorithm, key, box, additionalData(header));
+    } finally {
+      key.fill(0);
+    }
+    if (header.compression === 'deflate') {
+      try {
+        plaintext = inflateRawSync(plaintext, { maxOutputLength: 64 * 1024 * 1024 });
+      } catch (cause) {
+        throw new MalformedPayloadError('sealed payload did not inflate', { cause });
+      }
+    }
+    try {
+      return ProtoPayload.decode(plaintext);
+    } catch (cause) {
+      throw new MalformedPayloadError('sealed payload is not a temporal.api.common.v1.Payload', { cause });
+    }
+  }
+
+  private checkScope(sealed: Scope, expected: Scope): void {
+    if (sealed.namespace !== expected.namespace) {
+      throw new ScopeMismatchError(
+        `payload sealed for namespace ${JSON.stringify(sealed.namespace)} cannot be decoded in namespace ${JSON.stringify(expected.namespace)}`,
+      );
+    }
+    if (expected.workflowId === undefined) return;
+    if (sealed.workflowId === undefined) {
+      if (this.strictWorkflowScope) {
+        throw new ScopeMismatchError(`namespace-scoped payload rejected in workflow ${JSON.stringify(expected.workflowId)} (strictWorkflowScope)`);
+      }
+      return;
+    }
+    if (sealed.workflowId !== expected.workflowId) {
+      throw new ScopeMismatchError(
+        `payload sealed for workflow ${JSON.stringify(sealed.workflowId)} cannot be decoded in workflow ${JSON.stringify(expected.workflowId)}`,
+      );
+    }
+  }
+}
+
+/** Several providers seen as one: the first wraps, whichever holds the key id unwraps. */
+class ProviderSet implements KeyProvider {
+  readonly name: string;
+  constructor(private readonly providers: readonly KeyProvider[]) {
+    this.name = providers.map((p) => p.name).join('+');
+  }
+  private get first(): KeyProvider {
+    return this.providers[0] as KeyProvider;
+  }
+  primaryKeyId(): string {
+    return this.first.primaryKeyId();
+  }
+  handles(keyId: string): boolean {
+    return this.providers.some((p) => p.handles(keyId));
+  }
+  generateDataKey(scope: Scope) {
+    return this.first.generateDataKey(scope);
+  }
+  decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+    const provider = this.providers.find((p) => p.handles(keyId));
+    if (provider === undefined) return Promise.reject(new UnknownKeyError(`no configured key provider holds key ${JSON.stringify(keyId)}`));
+    return provider.decryptDataKey(keyId, wrapped, scope);
+  }
+  async listKeys() {
+    return (await Promise.all(this.providers.map((p) => p.listKeys()))).flat();
+  }
+  async checkReady(): Promise<void> {
+    await Promise.all(this.providers.map((p) => p.checkReady()));
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Every failure the codec, the key providers and the server can report, each a class with a stable
+ * `code`. The codec server maps codes to HTTP statuses in one place (src/server/error-mapping.ts);
+ * workers see `retryable` to tell a KMS outage (Temporal should retry the task) from a payload that
+ * will never open.
+ *
+ * Messages name what was wrong and never carry plaintext or key bytes.
+ */
+export type EnvelopeErrorCode =
+  | 'UNKNOWN_KEY'
+  | 'TAMPERED_CIPHERTEXT'
+  | 'SCOPE_MISMATCH'
+  | 'UNSUPPORTED_FORMAT'
+  | 'MALFORMED_PAYLOAD'
+  | 'PLAINTEXT_REJECTED'
+  | 'KMS_UNAVAILABLE'
+  | 'KMS_ACCESS_DENIED'
+  | 'KEY_RETIRED'
+  | 'KEY_SHREDDED'
+  | 'KEY_LIMIT_EXCEEDED'
+  | 'INVALID_CONFIG'
+  | 'KEYRING_ERROR';
+
+export interface EnvelopeErrorOptions {
+  cause?: unknown;
+}
+
+export abstract class EnvelopeError extends Error {
+  abstract readonly code: EnvelopeErrorCode;
+  /** True when the same call may succeed later (KMS outage, throttling): Temporal should retry. */
+  readonly retryable: boolean = false;
+
+  constructor(message: string, options?: EnvelopeErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // `name` survives duplicate package copies where `instanceof` does not.
+    this.name = new.target.name;
+  }
+}
+
+/** The payload names a key id no configured provider knows. */
+export class UnknownKeyError extends EnvelopeError {
+  readonly code = 'UNKNOWN_KEY' as const;
+}
+
+/** Authentication of the ciphertext (or of the wrapped data key) failed: altered, truncated or the wrong key. */
+export class TamperedCiphertextError extends EnvelopeError {
+  readonly code = 'TAMPERED_CIPHERTEXT' as const;
+}
+
+/** The payload was sealed for another namespace or workflow than the one decoding it. */
+export class ScopeMismatchError extends EnvelopeError {
+  readonly code = 'SCOPE_MISMATCH' as const;
+}
+
+/** A format version, algorithm or compression this build does not read. */
+export class UnsupportedFormatError extends EnvelopeError {
+  readonly code = 'UNSUPPORTED_FORMAT' as const;
+}
+
+/** The payload claims our encoding but its fields are missing or malformed. */
+export class MalformedPayloadError extends EnvelopeError {
+  readonly code = 'MALFORMED_PAYLOAD' as const;
+}
+
+/** `requireEncryption` is on and a payload arrived unencrypted. */
+export class PlaintextRejectedError extends EnvelopeError {
+  readonly code = 'PLAINTEXT_REJECTED' as const;
+}
+
+/** KMS is slow, throttling or down. Retry later; nothing was lost. */
+export class KmsUnavailableError extends EnvelopeError {
+  readonly code = 'KMS_UNAVAILABLE' as const;
+  override readonly retryable = true;
+}
+
+/** KMS refused the operation for good (access denied, disabled key, invalid ciphertext for that key). */
+export class KmsAccessDeniedError extends EnvelopeError {
+  readonly code = 'KMS_ACCESS_DENIED' as const;
+}
+
+/** The key-encryption key exists but was retired: it no longer decrypts. */
+export class KeyRetiredError extends EnvelopeError {
+  readonly code = 'KEY_RETIRED' as const;
+}
+
+/** The scope's key material was destroyed on purpose (crypto-shredding). */
+export class KeyShreddedError extends EnvelopeError {
+  readonly code = 'KEY_SHREDDED' as const;
+}
+
+/** A data key would be used past its safety limits (GCM message count) and no new one could be made. */
+export class KeyLimitExceededError extends EnvelopeError {
+  readonly code = 'KEY_LIMIT_EXCEEDED' as const;
+  override readonly retryable = true;
+}
+
+/** Configuration failed validation; the message names the field. */
+export class InvalidConfigError extends EnvelopeError {
+  readonly code = 'INVALID_CONFIG' as const;
+}
+
+/** The keyring file is unreadable, corrupt or has unsafe permissions. */
+export class KeyringError extends EnvelopeError {
+  readonly code = 'KEYRING_ERROR' as const;
+}
+
+export function isEnvelopeError(err: unknown): err is EnvelopeError {
+  return (
+    err instanceof EnvelopeError ||
+    (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
+      typeof (err as { retryable?: unknown }).retryable === 'boolean' &&
+      /Error$/.test(String((err as { name?: unknown }).name)))
+  );
+}

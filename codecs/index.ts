@@ -1,0 +1,13 @@
+export { EnvelopeCodec } from './envelope-codec.js';
+export type { EnvelopeCodecOptions, DecodeOptions, DecodeResult } from './envelope-codec.js';
+export { AEAD_ALGORITHMS } from './aead.js';
+export type { AeadAlgorithm } from './aead.js';
+export { ENCODING, FORMAT_VERSION, META, isEnvelopePayload, peekScope } from './format.js';
+export type { Compression, EnvelopeHeader } from './format.js';
+export { makeScope, scopeFromContext } from './scope.js';
+export type { Scope } from './scope.js';
+export * from './errors.js';
+export { LocalKeyring, DEFAULT_KEYRING_PATH } from '../keys/local-keyring.js';
+export type { LocalKeyringOptions } from '../keys/local-keyring.js';
+export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } from '../keys/key-provider.js';
+export type { DekCacheLimits } from '../keys/dek-cache.js';

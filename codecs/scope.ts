@@ -1,0 +1,62 @@
+import type { SerializationContext } from '@temporalio/common';
+import { MalformedPayloadError } from './errors.js';
+
+/**
+ * What a payload is sealed to: always a namespace, and a workflow id when the SDK told us which
+ * workflow the payload belongs to. The scope picks the data key and is bound into the AEAD's
+ * additional data, so a payload cut from one workflow fails to open in another.
+ */
+export interface Scope {
+  readonly namespace: string;
+  /** Absent for namespace-scoped payloads (e.g. the Temporal UI's /encode, which only knows the namespace). */
+  readonly workflowId?: string | undefined;
+}
+
+const MAX_FIELD_BYTES = 1024;
+
+export function makeScope(namespace: string, workflowId?: string): Scope {
+  if (typeof namespace !== 'string' || namespace.length === 0) {
+    throw new MalformedPayloadError('scope "namespace" expected a non-empty string');
+  }
+  if (Buffer.byteLength(namespace) > MAX_FIELD_BYTES) {
+    throw new MalformedPayloadError(`scope "namespace" expected at most ${MAX_FIELD_BYTES} bytes`);
+  }
+  if (workflowId !== undefined) {
+    if (typeof workflowId !== 'string' || workflowId.length === 0) {
+      throw new MalformedPayloadError('scope "workflowId" expected a non-empty string when present');
+    }
+    if (Buffer.byteLength(workflowId) > MAX_FIELD_BYTES) {
+      throw new MalformedPayloadError(`scope "workflowId" expected at most ${MAX_FIELD_BYTES} bytes`);
+    }
+    return Object.freeze({ namespace, workflowId });
+  }
+  return Object.freeze({ namespace });
+}
+
+/**
+ * The scope for an SDK serialization context. An activity context that names its workflow is sealed
+ * to that workflow; without a workflow id (standalone activities) it falls back to the namespace.
+ */
+export function scopeFromContext(context: SerializationContext | undefined, defaultNamespace: string): Scope {
+  if (context === undefined) return makeScope(defaultNamespace);
+  const namespace = context.namespace || defaultNamespace;
+  const workflowId = 'workflowId' in context ? context.workflowId : undefined;
+  return makeScope(namespace, workflowId || undefined);
+}
+
+/** A stable string for maps and logs: namespace and workflow id are length-prefixed so no two scopes collide. */
+export function scopeKey(scope: Scope): string {
+  const wf = scope.workflowId ?? '';
+  return `${scope.namespace.length}:${scope.namespace}|${scope.workflowId === undefined ? '-' : `${wf.length}:${wf}`}`;
+}
+
+/** The scope as a KMS encryption context (AWS KMS `EncryptionContext`, local keyring AAD). */
+export function scopeToEncryptionContext(scope: Scope): Record<string, string> {
+  const ctx: Record<string, string> = { 'temporal-namespace': scope.namespace };
+  if (scope.workflowId !== undefined) ctx['temporal-workflow-id'] = scope.workflowId;
+  return ctx;
+}
+
+export function sameScope(a: Scope, b: Scope): boolean {
+  return a.namespace === b.namespace && a.workflowId === b.workflowId;
+}

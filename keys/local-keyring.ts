@@ -1,0 +1,178 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openSealed, sealWithRandomNonce } from '../codecs/aead.js';
+import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../codecs/errors.js';
+import { lengthPrefixed } from '../codecs/format.js';
+import type { Scope } from '../codecs/scope.js';
+import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
+import { keyringExists, newKeyringDocument, readKeyring, writeKeyring, type KeyringDocument } from './keyring-file.js';
+import { randomBytes } from 'node:crypto';
+
+export const DEFAULT_KEYRING_PATH = path.join(os.homedir(), '.temporal-envelope', 'keyring.json');
+
+export interface LocalKeyringOptions {
+  /** Keyring file. Default ~/.temporal-envelope/keyring.json. */
+  path?: string;
+  /** Create the file (with one primary KEK) when missing. Default true. */
+  create?: boolean;
+  /** Re-read the file when it changes, so a `keys rotate` reaches running workers. 0 turns it off. Default 2000 ms. */
+  watchIntervalMs?: number;
+  /** Skip the mode-0600 check (tests on filesystems without modes). Default false. */
+  allowInsecurePermissions?: boolean;
+  /** Told once when a keyring is created, and when a reload fails. */
+  warn?: (message: string) => void;
+  random?: (n: number) => Uint8Array;
+}
+
+const WRAP_LABEL = new TextEncoder().encode('temporal-envelope/v1/dek');
+const utf8 = new TextEncoder();
+
+interface LoadedKek {
+  readonly id: string;
+  readonly version: number;
+  readonly state: KekInfo['state'];
+  readonly created: string;
+  readonly material: Uint8Array | undefined;
+}
+
+/**
+ * The embedded, zero-config KEK provider: KEKs live in a local JSON file and wrap data keys with
+ * AES-256-GCM, the scope bound as additional data. For development and single-host set-ups; in
+ * production the KEK belongs in a KMS (AwsKmsKeyring), where it never leaves the HSM.
+ */
+export class LocalKeyring implements KeyProvider {
+  readonly name = 'local';
+  private keks = new Map<string, LoadedKek>();
+  private primary!: LoadedKek;
+  private lastMtimeMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly random: (n: number) => Uint8Array;
+
+  private constructor(
+    readonly path: string,
+    private readonly options: LocalKeyringOptions,
+  ) {
+    this.random = options.random ?? randomBytes;
+  }
+
+  static async open(options: LocalKeyringOptions = {}): Promise<LocalKeyring> {
+    const file = path.resolve(options.path ?? DEFAULT_KEYRING_PATH);
+    if (!(await keyringExists(file))) {
+      if (options.create === false) throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`);
+      await writeKeyring(file, newKeyringDocument());
+      (options.warn ?? console.warn)(
+        `temporal-envelope: created a local development keyring at ${file}. Its keys are only as safe as that file: use a KMS in production.`,
+      );
+    }
+    const ring = new LocalKeyring(file, options);
+    await ring.reload();
+    const interval = options.watchIntervalMs ?? 2000;
+    if (interval > 0) {
+      ring.timer = setInterval(() => {
+        ring.reloadIfChanged().catch((err: unknown) => {
+          // Keep the keys we have: a half-edited or broken file must not take a running worker down.
+          (options.warn ?? console.warn)(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${(err as Error).message}`);
+        });
+      }, interval);
+      ring.timer.unref();
+    }
+    return ring;
+  }
+
+  /** Build a keyring from a document in memory (tests, known-answer vectors). */
+  static fromDocument(doc: KeyringDocument, options: Pick<LocalKeyringOptions, 'random'> = {}): LocalKeyring {
+    const ring = new LocalKeyring('(memory)', options);
+    ring.load(doc);
+    return ring;
+  }
+
+  async reload(): Promise<void> {
+    const stat = await fs.stat(this.path);
+    const doc = await readKeyring(this.path, { allowInsecurePermissions: this.options.allowInsecurePermissions ?? false });
+    this.load(doc);
+    this.lastMtimeMs = stat.mtimeMs;
+  }
+
+  async reloadIfChanged(): Promise<boolean> {
+    const stat = await fs.stat(this.path);
+    if (stat.mtimeMs === this.lastMtimeMs) return false;
+    await this.reload();
+    return true;
+  }
+
+  primaryKeyId(): string {
+    return this.primary.id;
+  }
+
+  handles(keyId: string): boolean {
+    return this.keks.has(keyId);
+  }
+
+  async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+    const kek = this.primary;
+    const plaintext = Uint8Array.from(this.random(32));
+    const wrapped = sealWithRandomNonce('AES-256-GCM', this.material(kek), plaintext, wrapAad(kek.id, scope), this.random);
+    return { plaintext, wrapped, keyId: kek.id };
+  }
+
+  async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+    const kek = this.keks.get(keyId);
+    if (kek === undefined) throw new UnknownKeyError(`key ${JSON.stringify(keyId)} is not in keyring ${this.path}`);
+    if (kek.state === 'retired') throw new KeyRetiredError(`key ${JSON.stringify(keyId)} is retired and no longer decrypts`);
+    const dek = openSealed('AES-256-GCM', this.material(kek), wrapped, wrapAad(kek.id, scope));
+    if (dek.length !== 32) throw new MalformedPayloadError(`wrapped data key expected 32 bytes inside, got ${dek.length}`);
+    return dek;
+  }
+
+  async listKeys(): Promise<readonly KekInfo[]> {
+    return [...this.keks.values()]
+      .sort((a, b) => a.version - b.version)
+      .map((k) => ({ id: k.id, provider: this.name, state: k.state, created: k.created }));
+  }
+
+  async checkReady(): Promise<void> {
+    if (this.path !== '(memory)') await this.reloadIfChanged();
+    this.material(this.primary);
+  }
+
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private load(doc: KeyringDocument): void {
+    const next = new Map<string, LoadedKek>();
+    let primary: LoadedKek | undefined;
+    for (const e of doc.keys) {
+      const kek: LoadedKek = {
+        id: e.id,
+        version: e.version,
+        state: e.state,
+        created: e.created,
+        material: e.material === undefined ? undefined : Uint8Array.from(Buffer.from(e.material, 'base64')),
+      };
+      next.set(kek.id, kek);
+      if (kek.state === 'primary') primary = kek;
+    }
+    if (primary === undefined) throw new KeyringError(`keyring ${this.path} has no primary key`);
+    const old = this.keks;
+    this.keks = next;
+    this.primary = primary;
+    for (const k of old.values()) k.material?.fill(0);
+  }
+
+  private material(kek: LoadedKek): Uint8Array {
+    if (kek.material === undefined) throw new KeyRetiredError(`key ${JSON.stringify(kek.id)} was destroyed`);
+    return kek.material;
+  }
+}
+
+function wrapAad(keyId: string, scope: Scope): Uint8Array {
+  return lengthPrefixed([
+    WRAP_LABEL,
+    utf8.encode(keyId),
+    utf8.encode(scope.namespace),
+    scope.workflowId === undefined ? new Uint8Array([0]) : utf8.encode(`\u0001${scope.workflowId}`),
+  ]);
+}
