@@ -1,0 +1,58 @@
+import type { Payload } from '@temporalio/common';
+import { MalformedPayloadError } from './errors.js';
+
+/**
+ * Payloads as proto3 JSON, the shape the codec-server protocol and `temporal-envelope encode/decode`
+ * use: `{"payloads": [{"metadata": {"encoding": "<base64>"}, "data": "<base64>"}]}`. Validated field
+ * by field so bad input is a MalformedPayloadError naming the field, never a crash.
+ */
+export interface PayloadJson {
+  metadata?: Record<string, string>;
+  data?: string;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+function decodeBase64(value: unknown, field: string): Uint8Array {
+  if (typeof value !== 'string') throw new MalformedPayloadError(`${field} expected a base64 string, got ${value === null ? 'null' : typeof value}`);
+  // proto3 JSON accepts standard and URL-safe base64.
+  if (!BASE64.test(value) && !BASE64URL.test(value)) throw new MalformedPayloadError(`${field} is not valid base64`);
+  return new Uint8Array(Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64'));
+}
+
+export function payloadFromJson(value: unknown, field = 'payload'): Payload {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedPayloadError(`${field} expected an object`);
+  const v = value as Record<string, unknown>;
+  const metadata: Record<string, Uint8Array> = {};
+  if (v.metadata !== undefined && v.metadata !== null) {
+    if (typeof v.metadata !== 'object' || Array.isArray(v.metadata)) throw new MalformedPayloadError(`${field}.metadata expected an object`);
+    for (const [k, m] of Object.entries(v.metadata as Record<string, unknown>)) {
+      metadata[k] = decodeBase64(m, `${field}.metadata[${JSON.stringify(k)}]`);
+    }
+  }
+  const data = v.data === undefined || v.data === null ? new Uint8Array() : decodeBase64(v.data, `${field}.data`);
+  return { metadata, data };
+}
+
+export function payloadToJson(payload: Payload): PayloadJson {
+  const metadata: Record<string, string> = {};
+  for (const [k, m] of Object.entries(payload.metadata ?? {})) {
+    if (m != null) metadata[k] = Buffer.from(m).toString('base64');
+  }
+  return { metadata, data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64') };
+}
+
+/** `{"payloads": [...]}` → Payload[]. */
+export function payloadsFromJson(value: unknown, options: { maxPayloads?: number } = {}): Payload[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedPayloadError('body expected an object with a "payloads" array');
+  const list = (value as { payloads?: unknown }).payloads;
+  if (!Array.isArray(list)) throw new MalformedPayloadError('"payloads" expected an array');
+  const max = options.maxPayloads ?? 10_000;
+  if (list.length > max) throw new MalformedPayloadError(`"payloads" expected at most ${max} entries, got ${list.length}`);
+  return list.map((p, i) => payloadFromJson(p, `payloads[${i}]`));
+}
+
+export function payloadsToJson(payloads: readonly Payload[]): { payloads: PayloadJson[] } {
+  return { payloads: payloads.map(payloadToJson) };
+}

@@ -1,0 +1,130 @@
+import { promises as fs } from 'node:fs';
+import { KeyringError } from '../codecs/errors.js';
+import {
+  keyringExists,
+  newKeyringDocument,
+  readKeyring,
+  retireInDocument,
+  rotateDocument,
+  writeKeyring,
+  type KeyringDocument,
+  type KeyringEntry,
+} from './keyring-file.js';
+
+/**
+ * Key-management operations on a local keyring file, as `temporal-envelope keys …` runs them.
+ *
+ * Each one is read-modify-write under a lock file, so two operators (or a script and an operator)
+ * rotating at once cannot lose a key version: the atomic rename in writeKeyring alone would keep
+ * the file whole but let the later writer drop the earlier one's new key.
+ */
+
+export interface KeyringFileOptions {
+  allowInsecurePermissions?: boolean;
+  now?: Date;
+}
+
+const LOCK_STALE_MS = 30_000;
+const LOCK_WAIT_MS = 10_000;
+
+export async function withKeyringLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const handle = await fs.open(lock, 'wx', 0o600);
+      await handle.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
+      await handle.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new KeyringError(`keyring lock ${lock} cannot be created: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+      }
+      // A process that died holding the lock must not block key management for ever.
+      const stat = await fs.stat(lock).catch(() => undefined);
+      if (stat !== undefined && Date.now() - stat.mtimeMs > LOCK_STALE_MS) {
+        await fs.rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new KeyringError(`keyring ${file} is locked by another temporal-envelope process (${lock}); try again, or remove the lock file if no such process runs`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+/** Create a keyring with one primary KEK. Refuses to overwrite: that would destroy every key in it. */
+export async function initLocalKeyring(file: string): Promise<KeyringEntry> {
+  return withKeyringLock(file, async () => {
+    if (await keyringExists(file)) {
+      throw new KeyringError(`keyring ${file} already exists; refusing to overwrite it (its keys may still be needed to decrypt history)`);
+    }
+    const doc = newKeyringDocument();
+    await writeKeyring(file, doc);
+    return doc.keys[0] as KeyringEntry;
+  });
+}
+
+export async function loadLocalKeyring(file: string, options: KeyringFileOptions = {}): Promise<KeyringDocument> {
+  if (!(await keyringExists(file))) {
+    throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`);
+  }
+  return readKeyring(file, { allowInsecurePermissions: options.allowInsecurePermissions ?? false });
+}
+
+/** Make a new KEK version primary; the previous primary becomes decrypt-only. */
+export async function rotateLocalKeyring(
+  file: string,
+  options: KeyringFileOptions = {},
+): Promise<{ previous: KeyringEntry; primary: KeyringEntry }> {
+  return withKeyringLock(file, async () => {
+    const doc = await loadLocalKeyring(file, options);
+    const previous = doc.keys.find((k) => k.state === 'primary') as KeyringEntry;
+    const primary = rotateDocument(doc, options.now);
+    await writeKeyring(file, doc);
+    return { previous: { ...previous }, primary: { ...primary } };
+  });
+}
+
+/**
+ * Stop a KEK from decrypting. With `destroy`, its material is deleted from the file (irreversible);
+ * a key retired earlier may be destroyed later. The "still in use" check is the caller's
+ * (keys/usage-report.ts), because it needs evidence from Temporal, not from the keyring.
+ */
+export async function retireLocalKey(
+  file: string,
+  id: string,
+  options: KeyringFileOptions & { destroy?: boolean; check?: (entry: KeyringEntry, doc: KeyringDocument) => void | Promise<void> } = {},
+): Promise<KeyringEntry> {
+  return withKeyringLock(file, async () => {
+    const doc = await loadLocalKeyring(file, options);
+    const entry = doc.keys.find((k) => k.id === id);
+    if (entry === undefined) throw new KeyringError(`key ${JSON.stringify(id)} is not in keyring ${file}`);
+    if (entry.state === 'retired' && (!options.destroy || entry.material === undefined)) {
+      throw new KeyringError(`key ${JSON.stringify(id)} is already retired${entry.material === undefined ? ' and destroyed' : ''}`);
+    }
+    await options.check?.(entry, doc);
+    const retiredAt = entry.state === 'retired' ? entry.retired : undefined;
+    const out = retireInDocument(doc, id, { destroy: options.destroy ?? false, ...(options.now ? { now: options.now } : {}) });
+    if (retiredAt !== undefined) out.retired = retiredAt;
+    await writeKeyring(file, doc);
+    return { ...out };
+  });
+}
+
+/**
+ * When a key stopped being primary: the creation time of the next version (rotation writes both in
+ * one step). Undefined for the current primary.
+ */
+export function demotedAt(doc: KeyringDocument, id: string): string | undefined {
+  const entry = doc.keys.find((k) => k.id === id);
+  if (entry === undefined || entry.state === 'primary') return undefined;
+  const later = doc.keys.filter((k) => k.version > entry.version).sort((a, b) => a.version - b.version)[0];
+  return later?.created;
+}

@@ -1,0 +1,271 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs, statSync } from 'node:fs';
+import path from 'node:path';
+import { KeyShreddedError, KeyringError } from '../codecs/errors.js';
+import { makeScope, scopeKey, type Scope } from '../codecs/scope.js';
+
+/**
+ * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters
+ * Temporal history. See keys/shreddable-provider.ts for how they combine with the KEK-wrapped data
+ * key, and docs/key-management.md ("Crypto-shredding") for the design and its limits.
+ */
+export interface ScopeSecretStore {
+  /** Where the secrets live, for messages. */
+  readonly description: string;
+  /** The scope's secret, created on first use. Throws KeyShreddedError if the scope was shredded. */
+  getOrCreate(scope: Scope): Promise<Uint8Array>;
+  /** The scope's secret. KeyShreddedError if shredded; KeyringError if it never existed here. */
+  get(scope: Scope): Promise<Uint8Array>;
+  /** Destroy the scope's secret and leave a tombstone. Idempotent. */
+  shred(scope: Scope, now?: Date): Promise<ShredOutcome>;
+  status(scope: Scope): Promise<ScopeSecretStatus>;
+}
+
+export type ScopeSecretStatus =
+  | { readonly state: 'active'; readonly created: string }
+  | { readonly state: 'shredded'; readonly shredded: string }
+  | { readonly state: 'absent' };
+
+export interface ShredOutcome {
+  /** The state the scope was in before: "absent" means no payload of it was ever sealed with this store. */
+  readonly before: ScopeSecretStatus['state'];
+  readonly shredded: string;
+}
+
+/** One line of shred.log: lets running processes drop cached keys of a shredded scope promptly. */
+export interface ShredEvent {
+  readonly namespace: string;
+  readonly workflowId?: string | undefined;
+  readonly shredded: string;
+}
+
+const FORMAT = 'temporal-envelope-scope-secret/v1';
+const SECRET_BYTES = 32;
+export const SHRED_LOG = 'shred.log';
+
+interface SecretFile {
+  format: typeof FORMAT;
+  namespace: string;
+  workflowId?: string | undefined;
+  created: string;
+  secret?: string | undefined;
+  shredded?: string | undefined;
+}
+
+/**
+ * A directory (mode 0700) with one file (mode 0600) per scope, named by a hash of the scope so a
+ * workflow id can never pick a path. One file per scope makes creation race-free across processes
+ * sharing the directory (link(2) fails if the name exists) and makes shredding one scope touch no
+ * other scope's bytes.
+ */
+export class FileScopeSecretStore implements ScopeSecretStore {
+  readonly description: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly random: (n: number) => Uint8Array = randomBytes,
+  ) {
+    this.dir = path.resolve(dir);
+    this.description = `shred store ${this.dir}`;
+  }
+
+  fileFor(scope: Scope): string {
+    return path.join(this.dir, `${createHash('sha256').update(scopeKey(scope)).digest('hex')}.json`);
+  }
+
+  async getOrCreate(scope: Scope): Promise<Uint8Array> {
+    const existing = await this.read(scope);
+    if (existing !== undefined) return this.secretOf(existing, scope);
+    await this.ensureDir();
+    const doc: SecretFile = {
+      format: FORMAT,
+      namespace: scope.namespace,
+      ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }),
+      created: new Date().toISOString(),
+      secret: Buffer.from(this.random(SECRET_BYTES)).toString('base64'),
+    };
+    const file = this.fileFor(scope);
+    const tmp = await this.writeTemp(doc);
+    try {
+      // link() refuses an existing name: two workers creating the same scope's secret at once end
+      // up agreeing on whichever landed first.
+      await fs.link(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.ioError('cannot create a secret', err);
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    return this.get(scope);
+  }
+
+  async get(scope: Scope): Promise<Uint8Array> {
+    const doc = await this.read(scope);
+    if (doc === undefined) {
+      throw new KeyringError(
+        `${this.description} has no secret for ${describe(scope)}: the store is not the one the payload was sealed with, or it was lost`,
+      );
+    }
+    return this.secretOf(doc, scope);
+  }
+
+  async status(scope: Scope): Promise<ScopeSecretStatus> {
+    const doc = await this.read(scope);
+    if (doc === undefined) return { state: 'absent' };
+    if (doc.shredded !== undefined) return { state: 'shredded', shredded: doc.shredded };
+    return { state: 'active', created: doc.created };
+  }
+
+  async shred(scope: Scope, now = new Date()): Promise<ShredOutcome> {
+    const before = await this.status(scope);
+    if (before.state === 'shredded') return { before: 'shredded', shredded: before.shredded };
+    await this.ensureDir();
+    const file = this.fileFor(scope);
+    const shredded = now.toISOString();
+    if (before.state === 'active') {
+      // Overwrite in place before replacing the file: on filesystems that update in place this
+      // removes the secret from the disk blocks, not only from the directory. (Copy-on-write
+      // filesystems, SSD wear levelling and backups are limits, documented.)
+      await overwriteWithZeros(file);
+    }
+    const tomb: SecretFile = {
+      format: FORMAT,
+      namespace: scope.namespace,
+      ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }),
+      created: before.state === 'active' ? before.created : shredded,
+      shredded,
+    };
+    const tmp = await this.writeTemp(tomb);
+    await fs.rename(tmp, file);
+    const event: ShredEvent = { namespace: scope.namespace, ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }), shredded };
+    await fs.appendFile(path.join(this.dir, SHRED_LOG), `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    return { before: before.state, shredded };
+  }
+
+  /**
+   * Call `onShred` for every scope shredded (by any process) after this call, by polling shred.log.
+   * Running codecs use it to drop cached data keys of that scope at once instead of at cache expiry.
+   */
+  watchShreds(onShred: (event: ShredEvent) => void, intervalMs = 2000): { close(): void } {
+    const log = path.join(this.dir, SHRED_LOG);
+    // Start from the log's end now (synchronously), so a shred right after this call is not missed.
+    let offset = sizeSync(log);
+    let busy = false;
+    const poll = async () => {
+      const size = await fs.stat(log).then((s) => s.size, () => 0);
+      if (size < offset) offset = 0; // the log was pruned or recreated
+      if (size === offset) return;
+      const handle = await fs.open(log, 'r');
+      let buf: Buffer;
+      try {
+        buf = Buffer.alloc(size - offset);
+        await handle.read(buf, 0, buf.length, offset);
+      } finally {
+        await handle.close();
+      }
+      // Only whole lines: a line being appended right now is read on the next tick.
+      const complete = buf.lastIndexOf(0x0a) + 1;
+      offset += complete;
+      for (const line of buf.subarray(0, complete).toString('utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        try {
+          const e = JSON.parse(line) as ShredEvent;
+          if (typeof e.namespace === 'string' && e.namespace !== '') onShred(e);
+        } catch {
+          // A torn or foreign line must not stop the watch; cache expiry still bounds exposure.
+        }
+      }
+    };
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      poll()
+        .catch(() => undefined)
+        .finally(() => {
+          busy = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return { close: () => clearInterval(timer) };
+  }
+
+  private secretOf(doc: SecretFile, scope: Scope): Uint8Array {
+    if (doc.shredded !== undefined) {
+      throw new KeyShreddedError(`${describe(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
+    }
+    const secret = doc.secret === undefined ? undefined : Buffer.from(doc.secret, 'base64');
+    if (secret === undefined || secret.length !== SECRET_BYTES) {
+      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} is corrupt`);
+    }
+    return Uint8Array.from(secret);
+  }
+
+  private async read(scope: Scope): Promise<SecretFile | undefined> {
+    const file = this.fileFor(scope);
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw this.ioError('cannot read a secret', err);
+    }
+    let doc: SecretFile;
+    try {
+      doc = JSON.parse(text) as SecretFile;
+    } catch {
+      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} is not valid JSON`);
+    }
+    if (doc.format !== FORMAT || doc.namespace !== scope.namespace || doc.workflowId !== scope.workflowId) {
+      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} does not belong to that scope`);
+    }
+    return doc;
+  }
+
+  private async ensureDir(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  private async writeTemp(doc: SecretFile): Promise<string> {
+    const tmp = path.join(this.dir, `.${randomBytes(8).toString('hex')}.tmp`);
+    const handle = await fs.open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(doc)}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return tmp;
+  }
+
+  private ioError(what: string, cause: unknown): KeyringError {
+    return new KeyringError(`${this.description}: ${what}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
+  }
+}
+
+async function overwriteWithZeros(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    const { size } = await handle.stat();
+    await handle.write(Buffer.alloc(size), 0, size, 0);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function sizeSync(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+export function scopeFromEvent(event: ShredEvent): Scope {
+  return makeScope(event.namespace, event.workflowId);
+}
+
+function describe(scope: Scope): string {
+  return scope.workflowId === undefined
+    ? `namespace ${JSON.stringify(scope.namespace)} (namespace scope)`
+    : `workflow ${JSON.stringify(scope.workflowId)} in namespace ${JSON.stringify(scope.namespace)}`;
+}

@@ -1,0 +1,141 @@
+import { Option, type Command } from 'commander';
+import { defaultReportPath, saveUsageScan, type ScopeUsage, type UsageScan } from '../../../keys/usage-report.js';
+import { UsageError } from '../errors.js';
+import { formatTable, printJson, printLine, warn, type CliIo } from '../io.js';
+import { addJsonOption, addKeySourceOptions, addTemporalOptions, keySourceFrom, temporalOptionsFrom } from '../options.js';
+import { parseInstant, parsePositiveInt } from '../parse.js';
+import { keyFileOf, listKeyInfo, type KeyInfo } from './keys.js';
+
+/** `keys usage`: how many retained payloads each KEK still wraps, so an operator knows what can be retired. */
+export function registerKeysUsage(keys: Command, io: CliIo): void {
+  const cmd = keys
+    .command('usage')
+    .description('walk workflow histories in a namespace and count payloads per key version and per scope')
+    .addOption(new Option('--since <time>', 'only workflows open at or after this time (ISO-8601, or a duration ago: 7d)').argParser((v) => parseInstant(v)))
+    .addOption(new Option('--until <time>', 'only workflows started at or before this time').argParser((v) => parseInstant(v)))
+    .option('--query <visibility-query>', 'extra visibility query, ANDed with --since/--until (e.g. "WorkflowType = \'Order\'")')
+    .addOption(new Option('--concurrency <n>', 'histories fetched at once').argParser(parsePositiveInt).default(4))
+    .option('--by-scope', 'also list counts per namespace/workflow scope')
+    .option('--save [path]', 'save the summary as evidence for "keys retire" (default: <keyring or key config>.usage.json)')
+    .option('--no-progress', 'no progress bar (it is off anyway when stderr is not a terminal or with --json)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  temporal-envelope keys usage --address 127.0.0.1:7233 --namespace default --save\n' +
+        '  temporal-envelope keys usage --since 30d --by-scope --json\n' +
+        '\nTLS and API-key options are named (and read from TEMPORAL_* variables) as the temporal CLI does.',
+    );
+  addJsonOption(addKeySourceOptions(addTemporalOptions(cmd), { shredStore: false })).action(async (opts: Record<string, unknown>) => {
+    const source = keySourceFrom(opts);
+    const connection = temporalOptionsFrom(opts);
+    const since = opts.since as Date | undefined;
+    const until = opts.until as Date | undefined;
+    if (since !== undefined && until !== undefined && since > until) throw new UsageError('--since is after --until');
+
+    const showProgress = opts.progress !== false && opts.json !== true && io.stderr.isTTY === true;
+    const progress = showProgress ? await makeProgressBar(io) : undefined;
+    let failures = 0;
+    const { scan, byScope } = await (async () => {
+      const { scanUsage } = await import('../usage/scan.js');
+      try {
+        return await scanUsage({
+          connection,
+          since,
+          until,
+          query: opts.query as string | undefined,
+          concurrency: opts.concurrency as number,
+          onTotal: (total) => progress?.start(total, 0),
+          onProgress: (done) => progress?.update(done),
+          onExecutionError: (workflowId, runId, err) => {
+            failures += 1;
+            if (failures <= 5) warn(io, `history of ${workflowId} (run ${runId}) could not be read: ${err.message}`);
+          },
+        });
+      } finally {
+        progress?.stop();
+      }
+    })();
+    if (failures > 5) warn(io, `${failures - 5} more histories could not be read`);
+
+    // Known keys give the table its STATE column and show keys with no payloads at all; a scan
+    // needs no keyring, so a missing one only costs that column.
+    let known: KeyInfo[] = [];
+    try {
+      known = await listKeyInfo(source);
+    } catch {
+      known = [];
+    }
+    let savedTo: string | undefined;
+    if (opts.save !== undefined && opts.save !== false) {
+      savedTo = typeof opts.save === 'string' ? opts.save : defaultReportPath(keyFileOf(source));
+      await saveUsageScan(savedTo, scan);
+    }
+    const keys = keyRows(scan, known);
+    if (opts.json) {
+      printJson(io, { scan, keys, ...(opts.byScope ? { byScope } : {}), savedTo: savedTo ?? null });
+    } else {
+      printSummary(io, scan, keys, opts.byScope === true ? byScope : undefined);
+      if (savedTo !== undefined) printLine(io, `\nSaved to ${savedTo} (evidence for "temporal-envelope keys retire").`);
+    }
+    if (scan.failedExecutions > 0) {
+      warn(io, `${scan.failedExecutions} of ${scan.executions} histories could not be read: this scan is incomplete and "keys retire" will not accept it`);
+    }
+  });
+}
+
+interface KeyRow {
+  id: string;
+  state: string;
+  payloads: number;
+  scopes: number;
+  shreddable: number;
+}
+
+function keyRows(scan: UsageScan, known: readonly KeyInfo[]): KeyRow[] {
+  const rows: KeyRow[] = [];
+  const seen = new Set<string>();
+  for (const k of known) {
+    const u = scan.byKey[k.id];
+    rows.push({ id: k.id, state: k.state, payloads: u?.payloads ?? 0, scopes: u?.scopes ?? 0, shreddable: u?.shreddable ?? 0 });
+    seen.add(k.id);
+  }
+  for (const [id, u] of Object.entries(scan.byKey)) {
+    // In history but not in this keyring: no configured key opens these payloads.
+    if (!seen.has(id)) rows.push({ id, state: 'not in keyring', payloads: u.payloads, scopes: u.scopes, shreddable: u.shreddable });
+  }
+  return rows;
+}
+
+function printSummary(io: CliIo, scan: UsageScan, keys: readonly KeyRow[], byScope: readonly ScopeUsage[] | undefined): void {
+  const window = scan.since === null && scan.until === null ? 'all retained workflows' : `workflows open ${scan.since === null ? '' : `since ${scan.since} `}${scan.until === null ? '' : `started until ${scan.until}`}`.trim();
+  printLine(io, `Namespace ${JSON.stringify(scan.namespace)} at ${scan.address}: ${window}.`);
+  printLine(io, `Scanned ${scan.executions} workflow execution(s), ${scan.payloads} payload(s), ${scan.unencrypted} not encrypted by temporal-envelope.`);
+  printLine(io);
+  printLine(
+    io,
+    formatTable(
+      ['KEY ID', 'STATE', 'PAYLOADS', 'SCOPES', 'SHREDDABLE'],
+      keys.map((k) => [k.id, k.state, String(k.payloads), String(k.scopes), String(k.shreddable)]),
+    ),
+  );
+  const idle = keys.filter((k) => k.payloads === 0 && k.state === 'decrypt-only');
+  if (idle.length > 0) printLine(io, `\nNo retained payload uses: ${idle.map((k) => k.id).join(', ')} (candidates for "keys retire").`);
+  if (byScope !== undefined) {
+    printLine(io);
+    printLine(
+      io,
+      formatTable(
+        ['NAMESPACE', 'WORKFLOW ID', 'KEY ID', 'PAYLOADS'],
+        byScope.map((s) => [s.namespace, s.workflowId ?? '(namespace scope)', s.keyId, String(s.payloads)]),
+      ),
+    );
+  }
+}
+
+async function makeProgressBar(io: CliIo) {
+  const { default: cliProgress } = await import('cli-progress');
+  return new cliProgress.SingleBar(
+    { stream: io.stderr, format: 'histories [{bar}] {value}/{total} {percentage}% eta {eta_formatted}', hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+}

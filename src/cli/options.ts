@@ -1,0 +1,124 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { DEFAULT_KEYRING_PATH } from '../../keys/local-keyring.js';
+import { UsageError } from './errors.js';
+import { parseNonEmpty } from './parse.js';
+
+/**
+ * Options shared by several commands, defined once so every command spells them the same way and
+ * shows them in its own --help.
+ */
+
+export type ProviderName = 'local' | 'aws-kms';
+
+export const DEFAULT_KEY_CONFIG_PATH = path.join(os.homedir(), '.temporal-envelope', 'aws-kms-keys.json');
+
+export interface KeySourceOptions {
+  readonly provider: ProviderName;
+  /** Local keyring file (provider "local"). */
+  readonly keyring: string;
+  /** AWS KMS key config file: the list of KMS keys, primary first (provider "aws-kms"). */
+  readonly keyConfig: string;
+  readonly kmsEndpoint?: string | undefined;
+  readonly region?: string | undefined;
+  /** Directory of per-workflow secrets; when set, new payloads are shreddable. */
+  readonly shredStore?: string | undefined;
+}
+
+export function addJsonOption(cmd: Command): Command {
+  return cmd.option('--json', 'print machine-readable JSON on stdout (errors as JSON on stderr)');
+}
+
+export function addKeySourceOptions(cmd: Command, options: { shredStore?: boolean } = {}): Command {
+  cmd
+    .addOption(new Option('--provider <name>', 'key provider').choices(['local', 'aws-kms']).env('TEMPORAL_ENVELOPE_PROVIDER').default('local'))
+    .addOption(
+      new Option('--keyring <path>', 'local keyring file').env('TEMPORAL_ENVELOPE_KEYRING').default(DEFAULT_KEYRING_PATH, '~/.temporal-envelope/keyring.json').argParser(parseNonEmpty),
+    )
+    .addOption(
+      new Option('--key-config <path>', 'AWS KMS key config file (KMS keys, primary first)')
+        .env('TEMPORAL_ENVELOPE_KEY_CONFIG')
+        .default(DEFAULT_KEY_CONFIG_PATH, '~/.temporal-envelope/aws-kms-keys.json')
+        .argParser(parseNonEmpty),
+    )
+    .addOption(new Option('--kms-endpoint <url>', 'AWS KMS endpoint (an AWS-compatible KMS, e.g. on loopback)').env('TEMPORAL_ENVELOPE_KMS_ENDPOINT'))
+    .addOption(new Option('--region <region>', 'AWS region').env('AWS_REGION'));
+  if (options.shredStore !== false) {
+    cmd.addOption(
+      new Option('--shred-store <dir>', 'directory of per-workflow secrets that makes payloads crypto-shreddable').env('TEMPORAL_ENVELOPE_SHRED_STORE').argParser(parseNonEmpty),
+    );
+  }
+  return cmd;
+}
+
+export function keySourceFrom(opts: Record<string, unknown>): KeySourceOptions {
+  const provider = opts.provider as ProviderName;
+  const kmsEndpoint = opts.kmsEndpoint as string | undefined;
+  if (kmsEndpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(kmsEndpoint);
+    } catch {
+      throw new UsageError(`--kms-endpoint ${JSON.stringify(kmsEndpoint)} is not a URL (expected e.g. http://127.0.0.1:4566)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--kms-endpoint expected an http(s) URL, got ${url.protocol}`);
+  }
+  return {
+    provider,
+    keyring: path.resolve(opts.keyring as string),
+    keyConfig: path.resolve(opts.keyConfig as string),
+    kmsEndpoint,
+    region: opts.region as string | undefined,
+    shredStore: opts.shredStore === undefined ? undefined : path.resolve(opts.shredStore as string),
+  };
+}
+
+export interface TemporalConnectionOptions {
+  readonly address: string;
+  readonly namespace: string;
+  readonly tls: boolean | undefined;
+  readonly tlsCertPath?: string | undefined;
+  readonly tlsKeyPath?: string | undefined;
+  readonly tlsCaPath?: string | undefined;
+  readonly tlsServerName?: string | undefined;
+  readonly apiKey?: string | undefined;
+}
+
+/** Named, and read from the environment, as the `temporal` CLI does. */
+export function addTemporalOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--address <host:port>', 'Temporal frontend address').env('TEMPORAL_ADDRESS').default('localhost:7233').argParser(parseNonEmpty))
+    .addOption(new Option('-n, --namespace <namespace>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default('default').argParser(parseNonEmpty))
+    .addOption(new Option('--tls', 'connect with TLS (on by default with --api-key; env TEMPORAL_TLS=true|false)'))
+    .addOption(new Option('--no-tls', 'connect without TLS even with --api-key'))
+    .addOption(new Option('--tls-cert-path <path>', 'client certificate for mTLS').env('TEMPORAL_TLS_CLIENT_CERT_PATH'))
+    .addOption(new Option('--tls-key-path <path>', 'client private key for mTLS').env('TEMPORAL_TLS_CLIENT_KEY_PATH'))
+    .addOption(new Option('--tls-ca-path <path>', 'CA certificate to verify the server with').env('TEMPORAL_TLS_SERVER_CA_CERT_PATH'))
+    .addOption(new Option('--tls-server-name <name>', 'server name to verify (SNI override)').env('TEMPORAL_TLS_SERVER_NAME'))
+    .addOption(new Option('--api-key <key>', 'API key sent as a bearer token').env('TEMPORAL_API_KEY'));
+}
+
+export function temporalOptionsFrom(opts: Record<string, unknown>): TemporalConnectionOptions {
+  // commander would treat any TEMPORAL_TLS value, "false" too, as the flag being set: read it here.
+  const tlsRaw = opts.tls ?? process.env.TEMPORAL_TLS;
+  const tls = tlsRaw === undefined ? undefined : tlsRaw === true || tlsRaw === 'true' || tlsRaw === '1' ? true : tlsRaw === false || tlsRaw === 'false' || tlsRaw === '0' ? false : undefined;
+  if (tlsRaw !== undefined && tls === undefined) throw new UsageError(`TEMPORAL_TLS expected true or false, got ${JSON.stringify(tlsRaw)}`);
+  const out: TemporalConnectionOptions = {
+    address: opts.address as string,
+    namespace: opts.namespace as string,
+    tls,
+    tlsCertPath: opts.tlsCertPath as string | undefined,
+    tlsKeyPath: opts.tlsKeyPath as string | undefined,
+    tlsCaPath: opts.tlsCaPath as string | undefined,
+    tlsServerName: opts.tlsServerName as string | undefined,
+    apiKey: opts.apiKey as string | undefined,
+  };
+  if ((out.tlsCertPath === undefined) !== (out.tlsKeyPath === undefined)) {
+    throw new UsageError('--tls-cert-path and --tls-key-path go together: give both or neither');
+  }
+  if (!/^[^\s:]+:\d+$/.test(out.address) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(out.address)) {
+    throw new UsageError(`--address ${JSON.stringify(out.address)} expected host:port`);
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+import type { Payload } from '@temporalio/common';
+import proto from '@temporalio/proto';
+
+const ProtoPayload = proto.temporal.api.common.v1.Payload;
+const MAX_DEPTH = 64;
+
+/**
+ * Call `visit` for every Payload anywhere inside a history event (inputs, results, signals, memo,
+ * headers, search attributes, failure `encodedAttributes`, user metadata, …). A generic walk over the
+ * decoded proto objects rather than a list of event types: new event types and fields are covered
+ * without a change here, and a payload the walk misses would make `keys retire` unsafe.
+ */
+export function forEachPayload(value: unknown, visit: (payload: Payload) => void): void {
+  walk(value, visit, 0);
+}
+
+function walk(value: unknown, visit: (payload: Payload) => void, depth: number): void {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return;
+  if (value instanceof Uint8Array) return;
+  if (isPayload(value)) {
+    visit(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) walk(item, visit, depth + 1);
+    return;
+  }
+  for (const key of Object.keys(value)) walk((value as Record<string, unknown>)[key], visit, depth + 1);
+}
+
+function isPayload(value: object): value is Payload {
+  if (value instanceof ProtoPayload) return true;
+  // A second copy of @temporalio/proto (or plain objects) would fail instanceof: fall back to shape.
+  const v = value as { constructor?: { name?: string }; metadata?: unknown };
+  return v.constructor?.name === 'Payload' && typeof v.metadata === 'object' && v.metadata !== null;
+}
