@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { KeyringError } from '../codecs/errors.js';
 import {
   keyringExists,
@@ -61,6 +62,7 @@ export async function withKeyringLock<T>(file: string, fn: () => Promise<T>): Pr
 
 /** Create a keyring with one primary KEK. Refuses to overwrite: that would destroy every key in it. */
 export async function initLocalKeyring(file: string): Promise<KeyringEntry> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   return withKeyringLock(file, async () => {
     if (await keyringExists(file)) {
       throw new KeyringError(`keyring ${file} already exists; refusing to overwrite it (its keys may still be needed to decrypt history)`);

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerCodecIo } from './commands/codec-io.js';
 import { registerKeys } from './commands/keys.js';
 import { registerServe } from './commands/serve.js';
+import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
 
 const EXIT_CODES_HELP = `
@@ -17,7 +18,7 @@ Environment: TEMPORAL_ENVELOPE_KEYRING, TEMPORAL_ENVELOPE_PROVIDER, TEMPORAL_ENV
 TEMPORAL_ENVELOPE_KMS_ENDPOINT, TEMPORAL_ENVELOPE_SHRED_STORE, AWS_REGION, and the temporal CLI's TEMPORAL_* variables.
 Docs: docs/key-management.md`;
 
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(io: CliIo, options: { jsonErrors?: boolean } = {}): Command {
   const program = new Command('temporal-envelope');
   program
     .description('Envelope encryption for Temporal payloads: codec server, key management, encode/decode.')
@@ -28,6 +29,9 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // With --json a script reads errors as JSON too, commander's parse errors included.
+      outputError: (s, write) =>
+        write(options.jsonErrors ? `${JSON.stringify({ error: { code: 'USAGE', message: s.replace(/^error: /, '').trim(), exitCode: EXIT.USAGE } })}\n` : s),
     })
     .addHelpText('after', EXIT_CODES_HELP);
   registerServe(program, io);

@@ -10,14 +10,7 @@ import { buildProgram } from './program.js';
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const json = argv.includes('--json');
-  const program = buildProgram(io);
-  if (json) {
-    program.configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-      outputError: (s) => io.stderr.write(`${JSON.stringify({ error: { code: 'USAGE', message: s.replace(/^error: /, '').trim(), exitCode: EXIT.USAGE } })}\n`),
-    });
-  }
+  const program = buildProgram(io, { jsonErrors: json });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.OK;

@@ -27,6 +27,7 @@ export function registerCodecIo(program: Command, io: CliIo): void {
           ? 'seal payloads (JSON on stdin or --in) for a namespace/workflow scope and print the sealed JSON'
           : 'open sealed payloads (JSON on stdin or --in) and print the plaintext payload JSON',
       )
+      .option('--json', 'errors as JSON on stderr (the output is JSON anyway)')
       .option('--in <file>', 'read the payload JSON from this file instead of stdin')
       .option('--out <file>', 'write the result to this file (mode 0600) instead of stdout')
       .option('-n, --namespace <namespace>', direction === 'encode' ? 'namespace to seal for (default "default")' : 'require payloads sealed for this namespace', parseNonEmpty)
