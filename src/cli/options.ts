@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_KEYRING_PATH } from '../../keys/local-keyring.js';
 import { UsageError } from './errors.js';
-import { parseNonEmpty } from './parse.js';
+import { parseDuration, parseNonEmpty } from './parse.js';
 
 /**
  * Options shared by several commands, defined once so every command spells them the same way and
@@ -83,6 +83,7 @@ export interface TemporalConnectionOptions {
   readonly tlsCaPath?: string | undefined;
   readonly tlsServerName?: string | undefined;
   readonly apiKey?: string | undefined;
+  readonly connectTimeoutMs: number;
 }
 
 /** Named, and read from the environment, as the `temporal` CLI does. */
@@ -96,7 +97,8 @@ export function addTemporalOptions(cmd: Command): Command {
     .addOption(new Option('--tls-key-path <path>', 'client private key for mTLS').env('TEMPORAL_TLS_CLIENT_KEY_PATH'))
     .addOption(new Option('--tls-ca-path <path>', 'CA certificate to verify the server with').env('TEMPORAL_TLS_SERVER_CA_CERT_PATH'))
     .addOption(new Option('--tls-server-name <name>', 'server name to verify (SNI override)').env('TEMPORAL_TLS_SERVER_NAME'))
-    .addOption(new Option('--api-key <key>', 'API key sent as a bearer token').env('TEMPORAL_API_KEY'));
+    .addOption(new Option('--api-key <key>', 'API key sent as a bearer token').env('TEMPORAL_API_KEY'))
+    .addOption(new Option('--connect-timeout <duration>', 'give up connecting after this long').argParser(parseDuration).default(10_000, '10s'));
 }
 
 export function temporalOptionsFrom(opts: Record<string, unknown>): TemporalConnectionOptions {
@@ -113,6 +115,7 @@ export function temporalOptionsFrom(opts: Record<string, unknown>): TemporalConn
     tlsCaPath: opts.tlsCaPath as string | undefined,
     tlsServerName: opts.tlsServerName as string | undefined,
     apiKey: opts.apiKey as string | undefined,
+    connectTimeoutMs: opts.connectTimeout as number,
   };
   if ((out.tlsCertPath === undefined) !== (out.tlsKeyPath === undefined)) {
     throw new UsageError('--tls-cert-path and --tls-key-path go together: give both or neither');

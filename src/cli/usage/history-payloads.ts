@@ -1,7 +1,10 @@
 import type { Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
 
-const ProtoPayload = proto.temporal.api.common.v1.Payload;
+// @temporalio/proto is a reflection root: the type's constructor (what decoded messages are
+// instances of) is its `ctor`, not the type object the typings describe as a class.
+const PayloadType = proto.temporal.api.common.v1.Payload as unknown as { ctor?: unknown };
+const PayloadCtor = typeof PayloadType.ctor === 'function' ? (PayloadType.ctor as abstract new (...args: never[]) => unknown) : undefined;
 const MAX_DEPTH = 64;
 
 /**
@@ -29,7 +32,7 @@ function walk(value: unknown, visit: (payload: Payload) => void, depth: number):
 }
 
 function isPayload(value: object): value is Payload {
-  if (value instanceof ProtoPayload) return true;
+  if (PayloadCtor !== undefined && value instanceof PayloadCtor) return true;
   // A second copy of @temporalio/proto (or plain objects) would fail instanceof: fall back to shape.
   const v = value as { constructor?: { name?: string }; metadata?: unknown };
   return v.constructor?.name === 'Payload' && typeof v.metadata === 'object' && v.metadata !== null;

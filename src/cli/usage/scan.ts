@@ -62,7 +62,7 @@ export async function connectTemporal(options: TemporalConnectionOptions): Promi
       address: options.address,
       tls,
       ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
-      connectTimeout: '10s',
+      connectTimeout: options.connectTimeoutMs,
     });
   } catch (err) {
     throw new OperationError('TEMPORAL_UNAVAILABLE', `cannot connect to Temporal at ${options.address}: ${(err as Error).message}`, { cause: err });
