@@ -13,3 +13,6 @@ export {
 } from './keyring-file.js';
 export type { KeyringDocument, KeyringEntry } from './keyring-file.js';
 export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } from './key-provider.js';
+export { ShreddableKeyProvider, forgetShreddedScopes, kekIdOf, isShreddableKeyId, SHRED_KEY_PREFIX } from './shreddable-provider.js';
+export { FileScopeSecretStore } from './shred-store.js';
+export type { ScopeSecretStore, ScopeSecretStatus, ShredOutcome, ShredEvent } from './shred-store.js';
