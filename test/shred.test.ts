@@ -120,6 +120,7 @@ describe('keys shred', () => {
     const noStore = await runCli(['decode', '--keyring', keyring], { input: sealedB.stdout });
     expect(noStore.code).toBe(3);
     expect(noStore.stderr).toContain('shred:local-1-');
+    expect(noStore.stderr).toContain('also need --shred-store');
   });
 
   it('refuses without --yes when stdin is not a terminal, and names missing arguments', async () => {

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
-import { MalformedPayloadError } from '../../../codecs/errors.js';
+import { MalformedPayloadError, UnknownKeyError } from '../../../codecs/errors.js';
+import { SHRED_KEY_PREFIX } from '../../../keys/shreddable-provider.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
 import { makeScope } from '../../../codecs/scope.js';
 import { UsageError } from '../errors.js';
@@ -48,7 +49,9 @@ export function registerCodecIo(program: Command, io: CliIo): void {
           direction === 'encode'
             ? await codec.encodeInScope(payloads, makeScope(namespace ?? 'default', workflowId))
             : (
-                await codec.decodeDetailed(payloads, namespace === undefined ? {} : { expectedScope: makeScope(namespace, workflowId) })
+                await codec.decodeDetailed(payloads, namespace === undefined ? {} : { expectedScope: makeScope(namespace, workflowId) }).catch((err: unknown) => {
+                  throw source.shredStore === undefined ? withShredHint(err) : err;
+                })
               ).map((r) => r.payload);
         await writeOutput(io, opts.out as string | undefined, `${JSON.stringify(payloadsToJson(out), null, 2)}\n`);
       } finally {
@@ -56,6 +59,14 @@ export function registerCodecIo(program: Command, io: CliIo): void {
       }
     });
   }
+}
+
+/** A "shred:" key id opens only with the shred store: say so instead of a bare "unknown key". */
+function withShredHint(err: unknown): unknown {
+  if (err instanceof UnknownKeyError && err.message.includes(`"${SHRED_KEY_PREFIX}`)) {
+    return new UnknownKeyError(`${err.message}; payloads with "${SHRED_KEY_PREFIX}" key ids also need --shred-store (or TEMPORAL_ENVELOPE_SHRED_STORE)`, { cause: err });
+  }
+  return err;
 }
 
 async function readInput(io: CliIo, file: string | undefined): Promise<string> {
