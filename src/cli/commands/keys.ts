@@ -168,6 +168,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (opts.destroy) {
       await confirmIrreversible(io, { yes: opts.yes === true, action: `Destroying key ${id}`, typeToConfirm: id });
     }
+    const wasRetired = (await listKeyInfo(source)).find((k) => k.id === id)?.state === 'retired';
     let result: KeyInfo;
     if (source.provider === 'aws-kms') {
       const { retireAwsKey } = await import('../aws-kms.js');
@@ -183,7 +184,8 @@ export function registerKeys(program: Command, io: CliIo): void {
       printJson(io, { key: result, forced: opts.force === true });
       return;
     }
-    printLine(io, `Retired ${id}${opts.destroy ? ' and destroyed its material' : ''}${opts.force ? ' (forced, without usage evidence)' : ''}.`);
+    const forced = opts.force ? ' (forced, without usage evidence)' : '';
+    printLine(io, wasRetired ? `Destroyed the material of ${id}, retired since ${result.retired ?? '?'}${forced}.` : `Retired ${id}${opts.destroy ? ' and destroyed its material' : ''}${forced}.`);
     printLine(io, 'Payloads it wrapped no longer decrypt once workers reload their keys; data keys already unwrapped in a cache stay usable until the cache entry expires.');
   });
 
