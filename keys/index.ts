@@ -16,3 +16,5 @@ export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } fr
 export { ShreddableKeyProvider, forgetShreddedScopes, kekIdOf, isShreddableKeyId, SHRED_KEY_PREFIX } from './shreddable-provider.js';
 export { FileScopeSecretStore } from './shred-store.js';
 export type { ScopeSecretStore, ScopeSecretStatus, ShredOutcome, ShredEvent } from './shred-store.js';
+export { AwsKmsKeyring, mapKmsError } from './aws-kms-keyring.js';
+export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';

@@ -1,0 +1,223 @@
+import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  InvalidConfigError,
+  KeyRetiredError,
+  KmsAccessDeniedError,
+  KmsUnavailableError,
+  TamperedCiphertextError,
+  UnknownKeyError,
+  type EnvelopeError,
+} from '../codecs/errors.js';
+import { scopeToEncryptionContext, type Scope } from '../codecs/scope.js';
+import type { GeneratedDataKey, KekInfo, KekState, KeyProvider } from './key-provider.js';
+import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './rotation-kms.js';
+
+export interface AwsKmsKey {
+  /** ARN, key id or alias, written verbatim into each payload's `encryption-key-id`. */
+  keyId: string;
+  /** Default: the first key is primary, the rest decrypt-only. */
+  state?: KekState;
+  /** Region for this key; read from an ARN, else the keyring's region. */
+  region?: string;
+}
+
+export interface AwsKmsKeyringOptions {
+  /** Primary first; the others only decrypt (keys wrapped before a rotation). */
+  keys: readonly AwsKmsKey[];
+  region?: string;
+  /** An AWS-compatible endpoint (tests use one on loopback). */
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Per KMS call, retries included. Default 3000 ms. */
+  requestTimeoutMs?: number;
+  /** The SDK's own attempts with backoff. Default 3. */
+  maxAttempts?: number;
+  clientFactory?: (region: string) => KMSClient;
+}
+
+/** Errors KMS returns when a retry later can succeed. */
+const RETRYABLE = new Set([
+  'ThrottlingException',
+  'LimitExceededException',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'KeyUnavailableException',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED']);
+const DENIED = new Set([
+  'AccessDeniedException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'NotFoundException',
+  'InvalidKeyUsageException',
+  'UnrecognizedClientException',
+]);
+
+/**
+ * KEKs in AWS KMS. Data keys come from GenerateDataKey and are unwrapped by Decrypt, both with the
+ * payload's scope as the EncryptionContext, so a wrapped key only opens for the scope it was made
+ * for (and CloudTrail records which namespace and workflow each call served).
+ *
+ * The configured key id string, not the ARN KMS returns, goes into payloads: `handles()` and
+ * `keys usage`/`keys retire` then match what the operator configured, aliases included.
+ */
+export class AwsKmsKeyring implements KeyProvider {
+  readonly name = 'aws-kms';
+  private keys: readonly { keyId: string; state: KekState; region: string }[] = [];
+  private readonly regions = new Map<string, string>();
+  private readonly clients = new Map<string, KMSClient>();
+  private readonly timeoutMs: number;
+  private watcher: { close(): void } | undefined;
+
+  constructor(private readonly options: AwsKmsKeyringOptions) {
+    this.timeoutMs = options.requestTimeoutMs ?? 3000;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1) throw new InvalidConfigError(`awsKms "requestTimeoutMs" expected a positive integer, got ${options.requestTimeoutMs}`);
+    this.setKeys(options.keys);
+  }
+
+  /** Keys from a key config file (`keys init/rotate --provider aws-kms`), re-read when it changes. */
+  static async fromKeyConfigFile(
+    file: string,
+    options: Omit<AwsKmsKeyringOptions, 'keys'> & { watchIntervalMs?: number; warn?: (m: string) => void },
+  ): Promise<AwsKmsKeyring> {
+    const doc = await readKmsKeyConfig(file);
+    const ring = new AwsKmsKeyring({ ...options, keys: doc.keys });
+    const interval = options.watchIntervalMs ?? 2000;
+    if (interval > 0) {
+      ring.watcher = watchKmsKeyConfig(file, (keys) => ring.setKeys(keys), {
+        intervalMs: interval,
+        onError: (err) => (options.warn ?? console.warn)(`temporal-envelope: KMS key config reload failed, keeping the loaded keys: ${err.message}`),
+      });
+    }
+    return ring;
+  }
+
+  /** Swap the configured keys at once (rotation without restart). */
+  setKeys(keys: readonly AwsKmsKey[]): void {
+    if (!Array.isArray(keys) || keys.length === 0) throw new InvalidConfigError('awsKms "keys" expected at least one KMS key');
+    const next = keys.map((k, i) => {
+      if (typeof k.keyId !== 'string' || !isKmsKeyId(k.keyId)) {
+        throw new InvalidConfigError(`awsKms "keys[${i}].keyId" expected a KMS key ARN, key id or alias/<name>, got ${JSON.stringify(k.keyId)}`);
+      }
+      const state: KekState = k.state ?? (i === 0 ? 'primary' : 'decrypt-only');
+      if ((state === 'primary') !== (i === 0)) throw new InvalidConfigError(`awsKms "keys[${i}].state": the first key, and only the first, is primary`);
+      const region = k.region ?? /^arn:aws[a-z-]*:kms:([a-z0-9-]+):/.exec(k.keyId)?.[1] ?? this.options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      if (region === undefined) throw new InvalidConfigError(`awsKms "region" is required for key ${k.keyId} (or set AWS_REGION)`);
+      return { keyId: k.keyId, state, region };
+    });
+    this.keys = next;
+    this.regions.clear();
+    for (const k of next) this.regions.set(k.keyId, k.region);
+  }
+
+  primaryKeyId(): string {
+    return (this.keys[0] as { keyId: string }).keyId;
+  }
+
+  handles(keyId: string): boolean {
+    return this.regions.has(keyId);
+  }
+
+  async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+    const keyId = this.primaryKeyId();
+    const out = await this.call('GenerateDataKey', keyId, (client, abortSignal) =>
+      client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: scopeToEncryptionContext(scope) }), { abortSignal }),
+    );
+    if (!(out.Plaintext instanceof Uint8Array) || out.Plaintext.length !== 32 || !(out.CiphertextBlob instanceof Uint8Array)) {
+      throw new KmsUnavailableError(`KMS GenerateDataKey for ${keyId} returned no usable data key`);
+    }
+    return { plaintext: out.Plaintext, wrapped: out.CiphertextBlob, keyId };
+  }
+
+  async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+    const entry = this.keys.find((k) => k.keyId === keyId);
+    if (entry === undefined) throw new UnknownKeyError(`KMS key ${JSON.stringify(keyId)} is not configured`);
+    if (entry.state === 'retired') throw new KeyRetiredError(`KMS key ${JSON.stringify(keyId)} is retired and no longer decrypts`);
+    const out = await this.call('Decrypt', keyId, (client, abortSignal) =>
+      client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped, EncryptionContext: scopeToEncryptionContext(scope) }), { abortSignal }),
+    );
+    if (!(out.Plaintext instanceof Uint8Array) || out.Plaintext.length !== 32) {
+      throw new TamperedCiphertextError(`KMS Decrypt with ${keyId} did not return a 32-byte data key`);
+    }
+    return out.Plaintext;
+  }
+
+  async listKeys(): Promise<readonly KekInfo[]> {
+    return Promise.all(
+      this.keys.map(async (k) => {
+        let created: string | undefined;
+        try {
+          const out = await this.call('DescribeKey', k.keyId, (client, abortSignal) => client.send(new DescribeKeyCommand({ KeyId: k.keyId }), { abortSignal }));
+          created = out.KeyMetadata?.CreationDate?.toISOString();
+        } catch {
+          // Listing must work while KMS is unreachable; the date is a nicety.
+        }
+        return { id: k.keyId, provider: this.name, state: k.state, created };
+      }),
+    );
+  }
+
+  async checkReady(): Promise<void> {
+    const keyId = this.primaryKeyId();
+    const out = await this.call('DescribeKey', keyId, (client, abortSignal) => client.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }));
+    const state = out.KeyMetadata?.KeyState;
+    if (state !== undefined && state !== 'Enabled') throw new KmsAccessDeniedError(`KMS key ${keyId} is ${state}`);
+  }
+
+  close(): void {
+    this.watcher?.close();
+    for (const c of this.clients.values()) c.destroy();
+    this.clients.clear();
+  }
+
+  private client(keyId: string): KMSClient {
+    const region = this.regions.get(keyId) ?? this.options.region ?? 'us-east-1';
+    let client = this.clients.get(region);
+    if (client === undefined) {
+      client =
+        this.options.clientFactory?.(region) ??
+        new KMSClient({
+          region,
+          maxAttempts: this.options.maxAttempts ?? 3,
+          ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+          ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
+        });
+      this.clients.set(region, client);
+    }
+    return client;
+  }
+
+  private async call<T>(op: string, keyId: string, send: (client: KMSClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await send(this.client(keyId), AbortSignal.timeout(this.timeoutMs));
+    } catch (err) {
+      throw mapKmsError(err, op, keyId, this.timeoutMs);
+    }
+  }
+}
+
+/** KMS and network failures as our typed errors. Messages carry the operation and key id, never key bytes. */
+export function mapKmsError(err: unknown, op: string, keyId: string, timeoutMs?: number): EnvelopeError {
+  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.code ?? e.cause?.code;
+  const where = `KMS ${op} with ${keyId}`;
+  if (name === 'InvalidCiphertextException' || name === 'IncorrectKeyException') {
+    return new TamperedCiphertextError(`${where} refused the wrapped data key: altered, or wrapped for another scope or key`, { cause: err });
+  }
+  if (DENIED.has(name)) return new KmsAccessDeniedError(`${where} was refused: ${name}`, { cause: err });
+  if (name === 'TimeoutError' || name === 'AbortError') return new KmsUnavailableError(`${where} timed out after ${timeoutMs ?? '?'} ms`, { cause: err });
+  if (RETRYABLE.has(name) || (status !== undefined && status >= 500) || (code !== undefined && NETWORK_CODES.has(code))) {
+    return new KmsUnavailableError(`${where} failed and may succeed later: ${code ?? name}${status ? ` (HTTP ${status})` : ''}`, { cause: err });
+  }
+  // Unknown failures are treated as transient: a workflow task retried later loses nothing, while
+  // a permanent failure would fail the workflow.
+  return new KmsUnavailableError(`${where} failed: ${name}${status ? ` (HTTP ${status})` : ''}`, { cause: err });
+}
