@@ -1,0 +1,40 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Principal } from './principal.js';
+
+export interface StaticTokenEntry {
+  principal: string;
+  sha256: string;
+  groups: readonly string[];
+  revoked: boolean;
+}
+
+export function sha256Hex(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * Machine and local tokens, kept only as SHA-256 hashes: a leaked config does not leak tokens.
+ * Tokens are long random strings, so an unsalted fast hash is enough (no dictionary to attack).
+ */
+export class StaticTokens {
+  private readonly byHash = new Map<string, StaticTokenEntry>();
+
+  constructor(entries: readonly StaticTokenEntry[]) {
+    for (const e of entries) this.byHash.set(e.sha256.replace(/^sha256:/, ''), e);
+  }
+
+  /** undefined: not one of ours; 'revoked': ours but revoked. */
+  verify(token: string): Principal | 'revoked' | undefined {
+    const hash = sha256Hex(token);
+    const entry = this.byHash.get(hash);
+    if (entry === undefined) return undefined;
+    // The map lookup already matched; compare again in constant time to keep timing uniform.
+    if (!timingSafeEqual(Buffer.from(hash, 'hex'), Buffer.from(entry.sha256.replace(/^sha256:/, ''), 'hex'))) return undefined;
+    if (entry.revoked) return 'revoked';
+    return { id: entry.principal, groups: entry.groups, via: 'static-token' };
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+}

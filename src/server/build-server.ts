@@ -1,0 +1,98 @@
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { EnvelopeCodec } from '../../codecs/envelope-codec.js';
+import type { KeyProvider } from '../../keys/key-provider.js';
+import type { ServerConfig } from '../config/schema.js';
+import { Authenticator } from './auth/authenticator.js';
+import type { Principal } from './auth/principal.js';
+import type { AuditRecord } from './audit.js';
+import { toHttp } from './http-errors.js';
+import { ServerMetrics } from './metrics.js';
+import { Policy } from './policy.js';
+import { registerCodecRoutes } from './routes/codec-routes.js';
+import { registerHealthRoutes } from './routes/health-routes.js';
+import { registerLoginRoutes } from './routes/login-routes.js';
+
+export interface BuildServerDeps {
+  keyProvider: KeyProvider;
+  logger: Logger;
+  /** Tokens added at run time (the dev token), by hash. */
+  extraTokens?: readonly { principal: string; sha256: string; groups: readonly string[] }[];
+  https?: { cert: Buffer; key: Buffer };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    audit?: Partial<AuditRecord>;
+  }
+}
+
+export interface CodecServer {
+  app: FastifyInstance;
+  codec: EnvelopeCodec;
+  metrics: ServerMetrics;
+}
+
+/** The codec server as an app, not yet listening: tests use inject(), serve() listens. */
+export async function buildServer(config: Readonly<ServerConfig>, deps: BuildServerDeps): Promise<CodecServer> {
+  let codec: EnvelopeCodec | undefined;
+  const metrics = new ServerMetrics(() => codec?.keys.stats() ?? { encryptEntries: 0, decryptEntries: 0 });
+  codec = new EnvelopeCodec({
+    keyProviders: deps.keyProvider,
+    defaultNamespace: config.codec.defaultNamespace,
+    algorithm: config.codec.algorithm,
+    cache: { ...config.codec.cache },
+    observer: metrics.observer(),
+  });
+  const auth = new Authenticator(config.auth, deps.extraTokens);
+  const policy = new Policy(config.policy);
+
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // The audit line is the request log; fastify's own would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimitBytes,
+    requestTimeout: config.server.requestTimeoutMs,
+    connectionTimeout: config.server.requestTimeoutMs * 2,
+    // fastify accepts a hop count too; its typings for this overload omit it.
+    trustProxy: config.server.trustProxy as boolean | string,
+    return503OnClosing: true,
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, unexpected } = toHttp(err);
+    if (unexpected) req.log.error({ err: { type: (err as Error).name, code: (err as { code?: string }).code } }, 'unexpected error');
+    void reply.code(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  await app.register(cors, {
+    origin: config.cors.origins.length ? [...config.cors.origins] : false,
+    credentials: true,
+    methods: ['POST', 'GET', 'OPTIONS'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'Authorization-Extras', 'X-Namespace'],
+    maxAge: 600,
+  });
+  if (config.rateLimit.enabled) {
+    await app.register(rateLimit, {
+      global: false,
+      max: config.rateLimit.max,
+      timeWindow: config.rateLimit.windowMs,
+      hook: 'preHandler',
+      keyGenerator: (req) => (req.principal ? `p:${req.principal.id}` : `ip:${req.ip}`),
+      errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'Too Many Requests', message: `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later` }),
+    });
+  }
+
+  registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
+  registerCodecRoutes(app, { config, codec, auth, policy, metrics, logger: deps.logger });
+  if (auth.sessions) registerLoginRoutes(app, { config, auth, sessions: auth.sessions, secure: Boolean(deps.https) });
+
+  return { app, codec, metrics };
+}

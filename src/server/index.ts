@@ -1,0 +1,11 @@
+export { buildServer } from './build-server.js';
+export type { BuildServerDeps, CodecServer } from './build-server.js';
+export { serve } from './serve.js';
+export type { ServeOptions, RunningServer } from './serve.js';
+export { createLogger } from './audit.js';
+export type { AuditRecord } from './audit.js';
+export { ServerMetrics } from './metrics.js';
+export { Policy, glob } from './policy.js';
+export { sha256Hex } from './auth/static-tokens.js';
+export { loadConfig, validateConfig, configSchema, ENV_OVERRIDES } from '../config/index.js';
+export type { ServerConfig, ConfigInput, PolicyRule } from '../config/index.js';

@@ -1,0 +1,57 @@
+import type { Scope } from '../../codecs/scope.js';
+import type { PolicyRule, ServerConfig } from '../config/schema.js';
+import type { Principal } from './auth/principal.js';
+
+export type Action = 'decode' | 'encode';
+
+/**
+ * Who may decode or encode what. Deny by default: a principal may act on a scope only if some rule
+ * names the principal (or one of its groups), the namespace, the action and, when the rule has
+ * patterns, the payload's sealed workflow id.
+ */
+export class Policy {
+  private readonly rules: readonly CompiledRule[];
+
+  constructor(readonly config: ServerConfig['policy']) {
+    this.rules = config.rules.map(compile);
+  }
+
+  /** May `principal` do `action` in `namespace` at all (before looking at payloads)? */
+  allowsNamespace(principal: Principal, action: Action, namespace: string): boolean {
+    return this.rules.some((r) => r.appliesTo(principal) && r.actions.has(action) && r.matchesNamespace(namespace));
+  }
+
+  allows(principal: Principal, action: Action, scope: Scope): boolean {
+    return this.rules.some((r) => r.appliesTo(principal) && r.actions.has(action) && r.matchesNamespace(scope.namespace) && r.matchesWorkflow(scope.workflowId));
+  }
+}
+
+interface CompiledRule {
+  actions: ReadonlySet<Action>;
+  appliesTo(p: Principal): boolean;
+  matchesNamespace(ns: string): boolean;
+  matchesWorkflow(id: string | undefined): boolean;
+}
+
+function compile(rule: PolicyRule): CompiledRule {
+  const principals = new Set(rule.principals);
+  const groups = new Set(rule.groups);
+  const namespaces = rule.namespaces.map(glob);
+  const patterns = rule.workflowIdPatterns?.map(glob);
+  return {
+    actions: new Set(rule.actions),
+    appliesTo: (p) => principals.has('*') || principals.has(p.id) || p.groups.some((g) => groups.has(g)),
+    matchesNamespace: (ns) => namespaces.some((re) => re.test(ns)),
+    matchesWorkflow: (id) => {
+      if (patterns === undefined) return true;
+      if (id === undefined) return rule.includeNamespaceScoped;
+      return patterns.some((re) => re.test(id));
+    },
+  };
+}
+
+/** Shell-style glob: `*` any run of characters, `?` one; everything else literal. */
+export function glob(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
+}

@@ -1,0 +1,160 @@
+import type { Payload } from '@temporalio/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
+import { isEnvelopeError } from '../../../codecs/errors.js';
+import { peekScope } from '../../../codecs/format.js';
+import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
+import { makeScope } from '../../../codecs/scope.js';
+import type { ServerConfig } from '../../config/schema.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { audit, type AuditRecord } from '../audit.js';
+import { badRequest, forbidden, toHttp } from '../http-errors.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { Action, Policy } from '../policy.js';
+
+interface Deps {
+  config: Readonly<ServerConfig>;
+  codec: EnvelopeCodec;
+  auth: Authenticator;
+  policy: Policy;
+  metrics: ServerMetrics;
+  logger: Logger;
+}
+
+// The response schema makes fastify serialize only these fields: nothing else can leak out.
+const payloadsResponse = {
+  200: {
+    type: 'object',
+    properties: {
+      payloads: {
+        type: 'array',
+        items: { type: 'object', properties: { metadata: { type: 'object', additionalProperties: { type: 'string' } }, data: { type: 'string' } } },
+      },
+    },
+  },
+};
+
+const NAMESPACE_RE = /^[A-Za-z0-9._-]{1,255}$/;
+
+/**
+ * Temporal's codec protocol: POST /decode and /encode with `{"payloads": [...]}` (proto3 JSON) and
+ * the namespace in `X-Namespace` (temporalio/ui src/lib/services/data-encoder.ts). The UI renders a
+ * payload the server returns unchanged as encoded, so a payload this caller may not open is
+ * returned as it came, rather than failing the whole page.
+ */
+export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
+  const { config, codec, auth, policy, metrics, logger } = deps;
+
+  const start = (route: '/decode' | '/encode') => async (req: FastifyRequest) => {
+    req.audit = { route, principal: null, namespace: null, remoteAddress: req.ip };
+    const ns = header(req, 'x-namespace') ?? config.codec.defaultNamespace;
+    if (!NAMESPACE_RE.test(ns)) throw badRequest('X-Namespace header is not a valid namespace name');
+    req.audit.namespace = ns;
+    req.principal = await auth.authenticate(req.headers);
+    req.audit.principal = req.principal.id;
+    req.audit.via = req.principal.via;
+  };
+
+  const finish = (req: FastifyRequest, reply: FastifyReply) => {
+    const a = req.audit;
+    if (!a?.route) return;
+    const status = reply.statusCode;
+    const decision = a.decision ?? (status === 401 ? 'unauthenticated' : status === 403 ? 'denied' : status >= 500 ? 'error' : status >= 400 ? 'invalid' : 'allowed');
+    const record: AuditRecord = { ...(a as AuditRecord), status, decision, latencyMs: Math.round(reply.elapsedTime * 100) / 100 };
+    audit(logger, record);
+    metrics.requests.inc({ route: a.route, status: String(status), decision });
+    metrics.duration.observe({ route: a.route }, reply.elapsedTime / 1000);
+  };
+
+  const onError = async (req: FastifyRequest, _reply: FastifyReply, err: Error) => {
+    if (req.audit) req.audit.error = toHttp(err).body.error.code;
+  };
+
+  const rateLimit = config.rateLimit.enabled ? { rateLimit: {} } : {};
+
+  app.post(
+    '/decode',
+    { onRequest: start('/decode'), onResponse: finish, onError, schema: { response: payloadsResponse }, config: rateLimit },
+    async (req) => {
+      const principal = req.principal!;
+      const ns = req.audit!.namespace!;
+      requireNamespace(policy, principal, 'decode', ns);
+      const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
+      const may = (scope: { namespace: string; workflowId?: string | undefined }) => scope.namespace === ns && policy.allows(principal, 'decode', scope);
+
+      const workflowIds = new Set<string>();
+      const keyIds = new Set<string>();
+      let denied = 0;
+      for (const p of payloads) {
+        const peek = peekScope(p);
+        if (!peek) continue;
+        if (peek.scope.workflowId !== undefined) workflowIds.add(peek.scope.workflowId);
+        keyIds.add(peek.keyId);
+        if (!may(peek.scope)) denied++;
+      }
+      req.audit!.workflowIds = [...workflowIds];
+      req.audit!.keyIds = [...keyIds];
+      if (denied > 0 && policy.config.onDeny === 'forbid') {
+        req.audit!.counts = { payloads: payloads.length, leftSealed: denied };
+        throw forbidden(`${principal.id} may not decode ${denied} of ${payloads.length} payloads (namespace or workflow not allowed)`);
+      }
+
+      const results = await codec.decodeDetailed(payloads, { passThroughUnopenable: true, authorize: (scope) => may(scope) });
+      const counts = { payloads: payloads.length, decoded: 0, leftSealed: 0, passthrough: 0, failed: 0 };
+      const failures: Record<string, number> = {};
+      for (const r of results) {
+        if (r.status === 'decoded') counts.decoded++;
+        else if (r.status === 'failed') {
+          counts.failed++;
+          const code = isEnvelopeError(r.error) ? r.error.code : 'ERROR';
+          failures[code] = (failures[code] ?? 0) + 1;
+        } else if (r.scope) counts.leftSealed++;
+        else counts.passthrough++;
+      }
+      metrics.payloads.inc({ op: 'decode', outcome: 'decoded' }, counts.decoded);
+      metrics.payloads.inc({ op: 'decode', outcome: 'left_sealed' }, counts.leftSealed);
+      metrics.payloads.inc({ op: 'decode', outcome: 'passthrough' }, counts.passthrough);
+      metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, counts.failed);
+      req.audit!.counts = counts;
+      if (counts.failed) req.audit!.failures = failures;
+      req.audit!.decision = counts.leftSealed > 0 ? (counts.decoded > 0 ? 'partial' : 'denied') : 'allowed';
+      return payloadsToJson(results.map((r) => r.payload));
+    },
+  );
+
+  app.post(
+    '/encode',
+    { onRequest: start('/encode'), onResponse: finish, onError, schema: { response: payloadsResponse }, config: rateLimit },
+    async (req) => {
+      const principal = req.principal!;
+      const ns = req.audit!.namespace!;
+      requireNamespace(policy, principal, 'encode', ns);
+      const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
+      const sealed = await codec.encodeInScope(payloads, makeScope(ns));
+      const keyIds = new Set(sealed.map((p) => peekScope(p)?.keyId).filter((k): k is string => k !== undefined));
+      req.audit!.keyIds = [...keyIds];
+      req.audit!.counts = { payloads: payloads.length, encoded: sealed.length };
+      metrics.payloads.inc({ op: 'encode', outcome: 'encoded' }, sealed.length);
+      return payloadsToJson(sealed);
+    },
+  );
+}
+
+function requireNamespace(policy: Policy, principal: { id: string; groups: readonly string[]; via: 'static-token' | 'jwt' | 'session' }, action: Action, ns: string): void {
+  if (!policy.allowsNamespace(principal, action, ns)) throw forbidden(`${principal.id} may not ${action} in namespace ${JSON.stringify(ns)}`);
+}
+
+function parse(body: unknown, max: number): Payload[] {
+  try {
+    return payloadsFromJson(body, { maxPayloads: max });
+  } catch (err) {
+    throw badRequest((err as Error).message);
+  }
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s === '' ? undefined : s;
+}

@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ServerConfig } from '../../config/schema.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { SessionSigner } from '../auth/session.js';
+import { toHttp } from '../http-errors.js';
+
+interface Deps {
+  config: Readonly<ServerConfig>;
+  auth: Authenticator;
+  sessions: SessionSigner;
+  secure: boolean;
+}
+
+const PAGE = (message: string) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>temporal-envelope: operator login</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}</style>
+</head><body>
+<h1>Codec server login</h1>
+<p>Sign in so the Temporal UI can show decoded payloads you are allowed to see. Paste an access token (OIDC) or an API token.</p>
+<p id="message" role="status">${escapeHtml(message)}</p>
+<form method="post" action="/login">
+<label for="token">Token</label>
+<input id="token" name="token" type="password" autocomplete="off" required>
+<button type="submit">Sign in</button>
+</form>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+</body></html>
+`;
+
+/**
+ * A session for browsers: the Temporal UI sends the codec server cookies when its "include
+ * cross-origin credentials" setting is on, so an operator who logs in here once can decode in the
+ * UI even where the UI itself has no login (the dev server's). The cookie carries no token.
+ */
+export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
+  const { config, auth, sessions } = deps;
+  const name = config.auth.session.cookieName;
+  // SameSite=Lax: the UI and the codec server are usually same-site (ports do not change the site),
+  // and Lax keeps the cookie off cross-site POSTs. Secure whenever we serve HTTPS.
+  const attrs = `Path=/; HttpOnly; SameSite=Lax${deps.secure ? '; Secure' : ''}`;
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.get('/login', async (_req, reply) => html(reply, 200, ''));
+
+  app.post('/login', async (req, reply) => {
+    const token = (req.body as { token?: unknown } | undefined)?.token;
+    const wantsJson = req.headers['content-type']?.startsWith('application/json') ?? false;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 16_384) {
+      return wantsJson ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : html(reply, 400, 'Enter a token.');
+    }
+    try {
+      const principal = await auth.verifyToken(token.trim());
+      void reply.header('set-cookie', `${name}=${sessions.issue(principal)}; ${attrs}; Max-Age=${sessions.ttlSeconds}`);
+      req.log.info({ audit: { route: '/login', principal: principal.id, via: principal.via, decision: 'allowed' } }, 'audit /login allowed');
+      return wantsJson ? { principal: principal.id, expiresInSeconds: sessions.ttlSeconds } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
+    } catch (err) {
+      const { status, body } = toHttp(err);
+      req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code } }, 'audit /login unauthenticated');
+      return wantsJson ? reply.code(status).send(body) : html(reply, status, `Sign-in failed: ${body.error.message}`);
+    }
+  });
+
+  app.post('/logout', async (_req, reply) => {
+    void reply.header('set-cookie', `${name}=; ${attrs}; Max-Age=0`);
+    return html(reply, 200, 'Signed out.');
+  });
+}
+
+function html(reply: FastifyReply, status: number, message: string) {
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+    .header('x-frame-options', 'DENY')
+    .send(PAGE(message));
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
