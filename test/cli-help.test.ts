@@ -1,9 +1,8 @@
-import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { captureIo } from './cli-support/capture-io.js';
 import { buildProgram } from '../src/cli/program.js';
 import { runCli as runInProcess } from '../src/cli/run.js';
-import type { CliIo } from '../src/cli/io.js';
 import { runCli } from './cli-support/run-cli.js';
 
 /**
@@ -11,18 +10,6 @@ import { runCli } from './cli-support/run-cli.js';
  * program itself, so a command added later is covered without touching this test. In-process:
  * ~15 subprocesses would only measure node start-up; one subprocess run checks the real binary.
  */
-
-function captureIo(): CliIo & { out(): string; err(): string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const stdin = new PassThrough();
-  stdin.end();
-  return { stdout, stderr, stdin, env: {}, cwd: process.cwd(), out: () => out, err: () => err };
-}
 
 function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
   return cmd.commands.filter((c) => c.name() !== 'help').flatMap((c) => [[...prefix, c.name()], ...commandPaths(c, [...prefix, c.name()])]);

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerCodecIo } from './commands/codec-io.js';
 import { registerKeys } from './commands/keys.js';
 import { registerServe } from './commands/serve.js';
+import { registerTokens } from './commands/tokens.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
 
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo, options: { jsonErrors?: boolean } = {}):
   registerServe(program, io);
   registerKeys(program, io);
   registerCodecIo(program, io);
+  registerTokens(program, io);
   return program;
 }
 
