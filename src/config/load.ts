@@ -20,6 +20,9 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   TEMPORAL_ENVELOPE_KMS_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_ENDPOINT: { path: ['keys', 'awsKms', 'endpoint'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_REGION: { path: ['keys', 'awsKms', 'region'], type: 'string' },
+  // The CLI's names for the same settings (src/cli/options.ts), so one environment serves both.
+  TEMPORAL_ENVELOPE_PROVIDER: { path: ['keys', 'provider'], type: 'string' },
+  TEMPORAL_ENVELOPE_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },
   TEMPORAL_ENVELOPE_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
   TEMPORAL_ENVELOPE_LOG_PRETTY: { path: ['log', 'pretty'], type: 'bool' },
 };
