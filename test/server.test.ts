@@ -80,21 +80,34 @@ describe('codec server protocol', () => {
     expect(decodedText(res)[0]).not.toContain(SECRET);
   });
 
-  it('passes through payloads that are not ours or do not open, so the UI renders the rest', async () => {
+  it('passes through payloads that are not ours, so the UI renders them as they are', async () => {
     const plain = payloadsToJson([jsonPayload('plain')]).payloads[0]!;
     const foreign = { metadata: { encoding: Buffer.from('binary/encrypted').toString('base64') }, data: 'AAAA' };
-    const tampered = structuredClone(sealed.a) as { data: string };
-    const bytes = Buffer.from(tampered.data, 'base64');
-    bytes[bytes.length - 1]! ^= 1;
-    tampered.data = bytes.toString('base64');
-    const res = await post('/decode', { payloads: [plain, foreign, tampered, sealed.a] }, bearer(root.value));
+    const res = await post('/decode', { payloads: [plain, foreign, sealed.a] }, bearer(root.value));
     expect(res.statusCode).toBe(200);
     const out = res.json().payloads;
     expect(out[0]).toEqual(plain);
     expect(out[1]).toEqual(foreign);
-    expect(out[2]).toEqual(tampered);
-    expect(decodedText(res)[3]).toContain(SECRET);
-    expect(srv.audits().at(-1)).toMatchObject({ counts: { failed: 1 }, failures: { TAMPERED_CIPHERTEXT: 1 } });
+    expect(decodedText(res)[2]).toContain(SECRET);
+    expect(srv.audits().at(-1)).toMatchObject({ counts: { passthrough: 2, decoded: 1, failed: 0 } });
+  });
+
+  it('rejects a batch holding a tampered payload or an unknown key id with 422 naming the payload', async () => {
+    const tampered = structuredClone(sealed.a) as { data: string };
+    const bytes = Buffer.from(tampered.data, 'base64');
+    bytes[bytes.length - 1]! ^= 1;
+    tampered.data = bytes.toString('base64');
+    const res = await post('/decode', { payloads: [sealed.a, tampered] }, bearer(root.value));
+    expect(res.statusCode).toBe(422);
+    expect(res.json().error).toMatchObject({ code: 'TAMPERED_CIPHERTEXT', message: expect.stringMatching(/^payloads\[1\]: /) });
+    expect(res.body).not.toContain(SECRET);
+    expect(srv.audits().at(-1)).toMatchObject({ status: 422, decision: 'invalid', error: 'TAMPERED_CIPHERTEXT' });
+
+    const unknown = structuredClone(sealed.a) as { metadata: Record<string, string> };
+    unknown.metadata['encryption-key-id'] = Buffer.from('local-9-deadbeef').toString('base64');
+    const res2 = await post('/decode', { payloads: [unknown] }, bearer(root.value));
+    expect(res2.statusCode).toBe(422);
+    expect(res2.json().error).toMatchObject({ code: 'UNKNOWN_KEY', message: expect.stringContaining('local-9-deadbeef') });
   });
 });
 
@@ -229,5 +242,36 @@ describe('operating it', () => {
     expect(log).not.toContain(SECRET);
     for (const t of [alice.value, root.value, writer.value]) expect(log).not.toContain(t);
     expect(log).not.toContain((sealed.a as { metadata: Record<string, string> }).metadata['envelope-dek']);
+  });
+});
+
+describe('key failures at the HTTP edge', () => {
+  it('KMS down is a retryable 503 with Retry-After; a retired or denied key leaves the payload sealed', async () => {
+    const { CountingProvider } = await import('./support/counting-provider.js');
+    const { LocalKeyring } = await import('../keys/local-keyring.js');
+    const { newKeyringDocument } = await import('../keys/keyring-file.js');
+    const { KmsUnavailableError, KeyRetiredError } = await import('../codecs/errors.js');
+    const kms = new CountingProvider(LocalKeyring.fromDocument(newKeyringDocument()));
+    const s = await buildTestServer({ auth: { staticTokens: [root.entry] }, policy: { rules: [{ principals: ['root'], namespaces: ['*'], actions: ['decode', 'encode'] }] } }, kms);
+    const sealedHere = payloadsToJson(await new EnvelopeCodec({ keyProviders: kms }).encodeInScope([jsonPayload({ secret: SECRET })], makeScope('default', 'wf-kms'))).payloads;
+    const call = () => s.app.inject({ method: 'POST', url: '/decode', payload: { payloads: sealedHere }, headers: { ...bearer(root.value), 'x-namespace': 'default' } });
+
+    kms.failWith = new KmsUnavailableError('KMS endpoint unreachable (ECONNREFUSED)');
+    const down = await call();
+    expect(down.statusCode).toBe(503);
+    expect(down.headers['retry-after']).toBe('1');
+    expect(down.json().error).toMatchObject({ code: 'KMS_UNAVAILABLE', message: expect.stringContaining('payloads[0]') });
+
+    kms.failWith = new KeyRetiredError('key local-1 is retired');
+    const retired = await call();
+    expect(retired.statusCode).toBe(200);
+    expect(retired.json().payloads).toEqual(sealedHere);
+    expect(s.audits().at(-1)).toMatchObject({ counts: { failed: 1 }, failures: { KEY_RETIRED: 1 } });
+
+    kms.failWith = undefined;
+    const back = await call();
+    expect(back.statusCode).toBe(200);
+    expect(decodedText(back)[0]).toContain(SECRET);
+    await s.app.close();
   });
 });

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import type { KeyProvider } from '../../keys/key-provider.js';
 import { LocalKeyring } from '../../keys/local-keyring.js';
 import { newKeyringDocument } from '../../keys/keyring-file.js';
 import { buildServer } from '../../src/server/build-server.js';
@@ -8,7 +9,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { sha256Hex } from '../../src/server/auth/static-tokens.js';
 
 /** A codec server app on an in-memory keyring, with its log lines captured for assertions. */
-export async function buildTestServer(config: ConfigInput, keyring = LocalKeyring.fromDocument(newKeyringDocument())) {
+export async function buildTestServer(config: ConfigInput, keyring: KeyProvider = LocalKeyring.fromDocument(newKeyringDocument())) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

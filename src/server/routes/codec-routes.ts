@@ -23,7 +23,13 @@ interface Deps {
 }
 
 // The response schema makes fastify serialize only these fields: nothing else can leak out.
+const errorResponse = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+};
 const payloadsResponse = {
+  '4xx': errorResponse,
+  '5xx': errorResponse,
   200: {
     type: 'object',
     properties: {
@@ -35,13 +41,20 @@ const payloadsResponse = {
   },
 };
 
+/**
+ * Failures that mean "this server has no access to that key any more": the payload goes back sealed
+ * like one the caller may not see, so the UI still renders the rest of the history.
+ */
+const LEFT_SEALED_ON_FAILURE = new Set(['KEY_RETIRED', 'KEY_SHREDDED', 'KMS_ACCESS_DENIED']);
+
 const NAMESPACE_RE = /^[A-Za-z0-9._-]{1,255}$/;
 
 /**
  * Temporal's codec protocol: POST /decode and /encode with `{"payloads": [...]}` (proto3 JSON) and
  * the namespace in `X-Namespace` (temporalio/ui src/lib/services/data-encoder.ts). The UI renders a
- * payload the server returns unchanged as encoded, so a payload this caller may not open is
- * returned as it came, rather than failing the whole page.
+ * payload the server returns unchanged as encoded, so a payload this caller may not open (policy,
+ * retired or shredded key) is returned as it came, rather than failing the whole page; a payload
+ * that is ours but broken fails the request with its typed code.
  */
 export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
   const { config, codec, auth, policy, metrics, logger } = deps;
@@ -76,7 +89,7 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
   app.post(
     '/decode',
     { onRequest: start('/decode'), onResponse: finish, onError, schema: { response: payloadsResponse }, config: rateLimit },
-    async (req) => {
+    async (req, reply) => {
       const principal = req.principal!;
       const ns = req.audit!.namespace!;
       requireNamespace(policy, principal, 'decode', ns);
@@ -101,6 +114,17 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
       }
 
       const results = await codec.decodeDetailed(payloads, { passThroughUnopenable: true, authorize: (scope) => may(scope) });
+      const rejected = results.findIndex((r) => r.status === 'failed' && !(isEnvelopeError(r.error) && LEFT_SEALED_ON_FAILURE.has(r.error.code)));
+      if (rejected >= 0) {
+        // A payload that is ours but broken (tampered, unknown key, bad format) is an error the
+        // operator must see, not a silent sealed blob; KMS down is a 503 to retry.
+        const { status, body } = toHttp(results[rejected]!.error);
+        req.audit!.error = body.error.code;
+        req.audit!.counts = { payloads: payloads.length, failed: results.filter((r) => r.status === 'failed').length };
+        metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, req.audit!.counts.failed);
+        if (status === 503) void reply.header('retry-after', '1');
+        return reply.code(status).send({ error: { code: body.error.code, message: `payloads[${rejected}]: ${body.error.message}` } });
+      }
       const counts = { payloads: payloads.length, decoded: 0, leftSealed: 0, passthrough: 0, failed: 0 };
       const failures: Record<string, number> = {};
       for (const r of results) {
