@@ -61,3 +61,15 @@ describe('config', () => {
     expect(() => validateConfig({ server: { port: -1, bodyLimitBytes: 0 } })).toThrow(/server\.port: .*; server\.bodyLimitBytes: /);
   });
 });
+
+describe('docs/codec-server.example.yaml', () => {
+  it('is a valid config whose demo tokens match their hashes', async () => {
+    const { sha256Hex } = await import('../src/server/auth/static-tokens.js');
+    const c = loadConfig({ file: path.join(import.meta.dirname, '..', 'docs', 'codec-server.example.yaml') });
+    expect(c.auth.staticTokens.map((t) => t.sha256)).toEqual([
+      `sha256:${sha256Hex('demo-alice-token-0123456789abcdef')}`,
+      `sha256:${sha256Hex('demo-bob-token-0123456789abcdef0')}`,
+    ]);
+    expect(c.policy.rules).toHaveLength(2);
+  });
+});
