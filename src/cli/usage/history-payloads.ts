@@ -13,22 +13,22 @@ const MAX_DEPTH = 64;
  * decoded proto objects rather than a list of event types: new event types and fields are covered
  * without a change here, and a payload the walk misses would make `keys retire` unsafe.
  */
-export function forEachPayload(value: unknown, visit: (payload: Payload) => void): void {
-  walk(value, visit, 0);
+export function forEachPayload(value: unknown, visit: (payload: Payload, path: string) => void): void {
+  walk(value, visit, 0, '');
 }
 
-function walk(value: unknown, visit: (payload: Payload) => void, depth: number): void {
+function walk(value: unknown, visit: (payload: Payload, path: string) => void, depth: number, path: string): void {
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return;
   if (value instanceof Uint8Array) return;
   if (isPayload(value)) {
-    visit(value);
+    visit(value, path);
     return;
   }
   if (Array.isArray(value)) {
-    for (const item of value) walk(item, visit, depth + 1);
+    value.forEach((item, i) => walk(item, visit, depth + 1, `${path}[${i}]`));
     return;
   }
-  for (const key of Object.keys(value)) walk((value as Record<string, unknown>)[key], visit, depth + 1);
+  for (const key of Object.keys(value)) walk((value as Record<string, unknown>)[key], visit, depth + 1, path ? `${path}.${key}` : key);
 }
 
 function isPayload(value: object): value is Payload {
