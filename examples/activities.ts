@@ -25,3 +25,7 @@ export async function notifySubject(req: GrantRequest, grant: Grant): Promise<st
 export async function revokeAccess(grant: Grant): Promise<void> {
   void grant;
 }
+
+export async function recordApproval(approval: string): Promise<string> {
+  return `recorded:${approval}`;
+}

@@ -8,5 +8,8 @@ export function exampleCodec(keys: KeyProvider): EnvelopeCodec {
   return new EnvelopeCodec({ keyProviders: keys, requireEncryption: true });
 }
 
-/** Encodes failure messages and stack traces too (see failure-converter.cjs): for worker and client `dataConverter`. */
-export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+/**
+ * Seals failure messages and stack traces too (codecs/failure-converter.cjs); worker and client load
+ * it by path. From the installed package: `require.resolve('temporal-envelope/failure-converter')`.
+ */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('../codecs/failure-converter.cjs', import.meta.url));

@@ -59,3 +59,20 @@ export async function waitForSignal(input: { secret: string }): Promise<string> 
   await condition(() => got !== undefined);
   return `${input.secret}:${got}`;
 }
+
+const { recordApproval } = proxyActivities<typeof activities>({ startToCloseTimeout: '30 seconds' });
+
+/**
+ * Collects `count` approvals, recording each through an activity. Long-lived and chatty: used to
+ * show a running workflow going on from cached keys while KMS is down.
+ */
+export async function collectApprovals(count: number): Promise<string[]> {
+  const pending: string[] = [];
+  const recorded: string[] = [];
+  setHandler(proceed, (v) => void pending.push(v));
+  while (recorded.length < count) {
+    await condition(() => pending.length > 0);
+    recorded.push(await recordApproval(pending.shift()!));
+  }
+  return recorded;
+}

@@ -213,6 +213,8 @@ export function mapKmsError(err: unknown, op: string, keyId: string, timeoutMs?:
     return new TamperedCiphertextError(`${where} refused the wrapped data key: altered, or wrapped for another scope or key`, { cause: err });
   }
   if (DENIED.has(name)) return new KmsAccessDeniedError(`${where} was refused: ${name}`, { cause: err });
+  // The SDK names a reset connection TimeoutError too; say which it was.
+  if (code !== undefined && NETWORK_CODES.has(code)) return new KmsUnavailableError(`${where} failed and may succeed later: ${code}`, { cause: err });
   if (name === 'TimeoutError' || name === 'AbortError') return new KmsUnavailableError(`${where} timed out after ${timeoutMs ?? '?'} ms`, { cause: err });
   if (RETRYABLE.has(name) || (status !== undefined && status >= 500) || (code !== undefined && NETWORK_CODES.has(code))) {
     return new KmsUnavailableError(`${where} failed and may succeed later: ${code ?? name}${status ? ` (HTTP ${status})` : ''}`, { cause: err });
