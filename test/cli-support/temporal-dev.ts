@@ -13,6 +13,8 @@ import { REPO_ROOT } from './run-cli.js';
 export interface DevServer {
   readonly address: string;
   readonly port: number;
+  /** The embedded Web UI, when started with `ui`. */
+  readonly uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -29,12 +31,20 @@ export async function loopbackPort(): Promise<number> {
   });
 }
 
-export async function startDevServer(options: { namespaces?: readonly string[]; readyTimeoutMs?: number } = {}): Promise<DevServer> {
+export async function startDevServer(
+  options: { namespaces?: readonly string[]; readyTimeoutMs?: number; ui?: { codecEndpoint?: string } } = {},
+): Promise<DevServer> {
   if (!existsSync(TEMPORAL_BIN)) {
     throw new Error(`Temporal CLI not found at ${TEMPORAL_BIN}: run "node scripts/setup-test-deps.mjs" (npm test runs it as pretest)`);
   }
   const port = await loopbackPort();
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  const uiPort = options.ui ? await loopbackPort() : undefined;
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  if (uiPort === undefined) args.push('--headless');
+  else {
+    args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort), '--ui-disable-news-fetch');
+    if (options.ui?.codecEndpoint) args.push('--ui-codec-endpoint', options.ui.codecEndpoint);
+  }
   for (const ns of options.namespaces ?? []) args.push('--namespace', ns);
   const child: ChildProcess = spawn(TEMPORAL_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -60,6 +70,12 @@ export async function startDevServer(options: { namespaces?: readonly string[]; 
       try {
         await conn.workflowService.describeNamespace({ namespace: 'default' });
         for (const ns of options.namespaces ?? []) await conn.workflowService.describeNamespace({ namespace: ns });
+        if (uiPort !== undefined) {
+          const uiUrl = `http://127.0.0.1:${uiPort}`;
+          const res = await fetch(`${uiUrl}/api/v1/settings`);
+          if (!res.ok) throw new Error(`UI not ready: ${res.status}`);
+          return { address, port, uiUrl, stop };
+        }
         return { address, port, stop };
       } finally {
         await conn.close();
