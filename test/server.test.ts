@@ -275,3 +275,19 @@ describe('key failures at the HTTP edge', () => {
     await s.app.close();
   });
 });
+
+describe('namespace in the path (the CLI\'s --codec-endpoint https://codec/{namespace})', () => {
+  it('serves /{namespace}/decode and /{namespace}/encode, and refuses a path and header that disagree', async () => {
+    const enc = await srv.app.inject({ method: 'POST', url: '/default/encode', payload: payloadsToJson([jsonPayload('via-path')]), headers: { ...bearer(root.value) } });
+    expect(enc.statusCode).toBe(200);
+    const dec = await srv.app.inject({ method: 'POST', url: '/default/decode', payload: enc.json(), headers: { ...bearer(root.value) } });
+    expect(decodedText(dec)).toEqual(['"via-path"']);
+    const other = await srv.app.inject({ method: 'POST', url: '/other/decode', payload: enc.json(), headers: { ...bearer(root.value) } });
+    expect(decodedText(other)[0]).not.toContain('via-path'); // sealed for "default": never opened for "other"
+    const clash = await srv.app.inject({ method: 'POST', url: '/other/decode', payload: enc.json(), headers: { ...bearer(root.value), 'x-namespace': 'default' } });
+    expect(clash.statusCode).toBe(400);
+    expect(clash.json().error.message).toContain('differ');
+    const bad = await srv.app.inject({ method: 'POST', url: '/bad%20ns/decode', payload: enc.json(), headers: { ...bearer(root.value) } });
+    expect(bad.statusCode).toBe(400);
+  });
+});

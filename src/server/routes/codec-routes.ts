@@ -61,8 +61,14 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
 
   const start = (route: '/decode' | '/encode') => async (req: FastifyRequest) => {
     req.audit = { route, principal: null, namespace: null, remoteAddress: req.ip };
-    const ns = header(req, 'x-namespace') ?? config.codec.defaultNamespace;
-    if (!NAMESPACE_RE.test(ns)) throw badRequest('X-Namespace header is not a valid namespace name');
+    // The CLI's --codec-endpoint may template the namespace into the path (https://codec/{namespace}).
+    const fromPath = (req.params as { namespace?: string } | undefined)?.namespace;
+    const fromHeader = header(req, 'x-namespace');
+    if (fromPath !== undefined && fromHeader !== undefined && fromPath !== fromHeader) {
+      throw badRequest(`namespace in the path (${JSON.stringify(fromPath)}) and X-Namespace (${JSON.stringify(fromHeader)}) differ`);
+    }
+    const ns = fromPath ?? fromHeader ?? config.codec.defaultNamespace;
+    if (!NAMESPACE_RE.test(ns)) throw badRequest(`${fromPath !== undefined ? 'namespace in the path' : 'X-Namespace header'} is not a valid namespace name`);
     req.audit.namespace = ns;
     req.principal = await auth.authenticate(req.headers);
     req.audit.principal = req.principal.id;
@@ -86,83 +92,81 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
 
   const rateLimit = config.rateLimit.enabled ? { rateLimit: {} } : {};
 
-  app.post(
-    '/decode',
-    { onRequest: start('/decode'), onResponse: finish, onError, schema: { response: payloadsResponse }, config: rateLimit },
-    async (req, reply) => {
-      const principal = req.principal!;
-      const ns = req.audit!.namespace!;
-      requireNamespace(policy, principal, 'decode', ns);
-      const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
-      const may = (scope: { namespace: string; workflowId?: string | undefined }) => scope.namespace === ns && policy.allows(principal, 'decode', scope);
+  const decode = async (req: FastifyRequest, reply: FastifyReply) => {
+    const principal = req.principal!;
+    const ns = req.audit!.namespace!;
+    requireNamespace(policy, principal, 'decode', ns);
+    const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
+    const may = (scope: { namespace: string; workflowId?: string | undefined }) => scope.namespace === ns && policy.allows(principal, 'decode', scope);
 
-      const workflowIds = new Set<string>();
-      const keyIds = new Set<string>();
-      let denied = 0;
-      for (const p of payloads) {
-        const peek = peekScope(p);
-        if (!peek) continue;
-        if (peek.scope.workflowId !== undefined) workflowIds.add(peek.scope.workflowId);
-        keyIds.add(peek.keyId);
-        if (!may(peek.scope)) denied++;
-      }
-      req.audit!.workflowIds = [...workflowIds];
-      req.audit!.keyIds = [...keyIds];
-      if (denied > 0 && policy.config.onDeny === 'forbid') {
-        req.audit!.counts = { payloads: payloads.length, leftSealed: denied };
-        throw forbidden(`${principal.id} may not decode ${denied} of ${payloads.length} payloads (namespace or workflow not allowed)`);
-      }
+    const workflowIds = new Set<string>();
+    const keyIds = new Set<string>();
+    let denied = 0;
+    for (const p of payloads) {
+      const peek = peekScope(p);
+      if (!peek) continue;
+      if (peek.scope.workflowId !== undefined) workflowIds.add(peek.scope.workflowId);
+      keyIds.add(peek.keyId);
+      if (!may(peek.scope)) denied++;
+    }
+    req.audit!.workflowIds = [...workflowIds];
+    req.audit!.keyIds = [...keyIds];
+    if (denied > 0 && policy.config.onDeny === 'forbid') {
+      req.audit!.counts = { payloads: payloads.length, leftSealed: denied };
+      throw forbidden(`${principal.id} may not decode ${denied} of ${payloads.length} payloads (namespace or workflow not allowed)`);
+    }
 
-      const results = await codec.decodeDetailed(payloads, { passThroughUnopenable: true, authorize: (scope) => may(scope) });
-      const rejected = results.findIndex((r) => r.status === 'failed' && !(isEnvelopeError(r.error) && LEFT_SEALED_ON_FAILURE.has(r.error.code)));
-      if (rejected >= 0) {
-        // A payload that is ours but broken (tampered, unknown key, bad format) is an error the
-        // operator must see, not a silent sealed blob; KMS down is a 503 to retry.
-        const { status, body } = toHttp(results[rejected]!.error);
-        req.audit!.error = body.error.code;
-        req.audit!.counts = { payloads: payloads.length, failed: results.filter((r) => r.status === 'failed').length };
-        metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, req.audit!.counts.failed);
-        if (status === 503) void reply.header('retry-after', '1');
-        return reply.code(status).send({ error: { code: body.error.code, message: `payloads[${rejected}]: ${body.error.message}` } });
-      }
-      const counts = { payloads: payloads.length, decoded: 0, leftSealed: 0, passthrough: 0, failed: 0 };
-      const failures: Record<string, number> = {};
-      for (const r of results) {
-        if (r.status === 'decoded') counts.decoded++;
-        else if (r.status === 'failed') {
-          counts.failed++;
-          const code = isEnvelopeError(r.error) ? r.error.code : 'ERROR';
-          failures[code] = (failures[code] ?? 0) + 1;
-        } else if (r.scope) counts.leftSealed++;
-        else counts.passthrough++;
-      }
-      metrics.payloads.inc({ op: 'decode', outcome: 'decoded' }, counts.decoded);
-      metrics.payloads.inc({ op: 'decode', outcome: 'left_sealed' }, counts.leftSealed);
-      metrics.payloads.inc({ op: 'decode', outcome: 'passthrough' }, counts.passthrough);
-      metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, counts.failed);
-      req.audit!.counts = counts;
-      if (counts.failed) req.audit!.failures = failures;
-      req.audit!.decision = counts.leftSealed > 0 ? (counts.decoded > 0 ? 'partial' : 'denied') : 'allowed';
-      return payloadsToJson(results.map((r) => r.payload));
-    },
-  );
+    const results = await codec.decodeDetailed(payloads, { passThroughUnopenable: true, authorize: (scope) => may(scope) });
+    const rejected = results.findIndex((r) => r.status === 'failed' && !(isEnvelopeError(r.error) && LEFT_SEALED_ON_FAILURE.has(r.error.code)));
+    if (rejected >= 0) {
+      // A payload that is ours but broken (tampered, unknown key, bad format) is an error the
+      // operator must see, not a silent sealed blob; KMS down is a 503 to retry.
+      const { status, body } = toHttp(results[rejected]!.error);
+      req.audit!.error = body.error.code;
+      req.audit!.counts = { payloads: payloads.length, failed: results.filter((r) => r.status === 'failed').length };
+      metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, req.audit!.counts.failed);
+      if (status === 503) void reply.header('retry-after', '1');
+      return reply.code(status).send({ error: { code: body.error.code, message: `payloads[${rejected}]: ${body.error.message}` } });
+    }
+    const counts = { payloads: payloads.length, decoded: 0, leftSealed: 0, passthrough: 0, failed: 0 };
+    const failures: Record<string, number> = {};
+    for (const r of results) {
+      if (r.status === 'decoded') counts.decoded++;
+      else if (r.status === 'failed') {
+        counts.failed++;
+        const code = isEnvelopeError(r.error) ? r.error.code : 'ERROR';
+        failures[code] = (failures[code] ?? 0) + 1;
+      } else if (r.scope) counts.leftSealed++;
+      else counts.passthrough++;
+    }
+    metrics.payloads.inc({ op: 'decode', outcome: 'decoded' }, counts.decoded);
+    metrics.payloads.inc({ op: 'decode', outcome: 'left_sealed' }, counts.leftSealed);
+    metrics.payloads.inc({ op: 'decode', outcome: 'passthrough' }, counts.passthrough);
+    metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, counts.failed);
+    req.audit!.counts = counts;
+    if (counts.failed) req.audit!.failures = failures;
+    req.audit!.decision = counts.leftSealed > 0 ? (counts.decoded > 0 ? 'partial' : 'denied') : 'allowed';
+    return payloadsToJson(results.map((r) => r.payload));
+  };
 
-  app.post(
-    '/encode',
-    { onRequest: start('/encode'), onResponse: finish, onError, schema: { response: payloadsResponse }, config: rateLimit },
-    async (req) => {
-      const principal = req.principal!;
-      const ns = req.audit!.namespace!;
-      requireNamespace(policy, principal, 'encode', ns);
-      const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
-      const sealed = await codec.encodeInScope(payloads, makeScope(ns));
-      const keyIds = new Set(sealed.map((p) => peekScope(p)?.keyId).filter((k): k is string => k !== undefined));
-      req.audit!.keyIds = [...keyIds];
-      req.audit!.counts = { payloads: payloads.length, encoded: sealed.length };
-      metrics.payloads.inc({ op: 'encode', outcome: 'encoded' }, sealed.length);
-      return payloadsToJson(sealed);
-    },
-  );
+  const encode = async (req: FastifyRequest) => {
+    const principal = req.principal!;
+    const ns = req.audit!.namespace!;
+    requireNamespace(policy, principal, 'encode', ns);
+    const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
+    const sealed = await codec.encodeInScope(payloads, makeScope(ns));
+    const keyIds = new Set(sealed.map((p) => peekScope(p)?.keyId).filter((k): k is string => k !== undefined));
+    req.audit!.keyIds = [...keyIds];
+    req.audit!.counts = { payloads: payloads.length, encoded: sealed.length };
+    metrics.payloads.inc({ op: 'encode', outcome: 'encoded' }, sealed.length);
+    return payloadsToJson(sealed);
+  };
+
+  for (const prefix of ['', '/:namespace']) {
+    const options = (route: '/decode' | '/encode') => ({ onRequest: start(route), onResponse: finish, onError, schema: { response: payloadsResponse }, config: rateLimit });
+    app.post(`${prefix}/decode`, options('/decode'), decode);
+    app.post(`${prefix}/encode`, options('/encode'), encode);
+  }
 }
 
 function requireNamespace(policy: Policy, principal: { id: string; groups: readonly string[]; via: 'static-token' | 'jwt' | 'session' }, action: Action, ns: string): void {
