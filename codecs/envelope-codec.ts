@@ -19,7 +19,7 @@ import {
   UnknownKeyError,
   UnsupportedFormatError,
 } from './errors.js';
-import { FORMAT_VERSION, additionalData, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, type Compression, type EnvelopeHeader } from './format.js';
+import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from './format.js';
 import { scopeFromContext, type Scope } from './scope.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
@@ -188,7 +188,7 @@ export class EnvelopeCodec implements PayloadCodec {
         wrappedDek: lease.wrapped,
         compression,
       };
-      const box = sealWithRandomNonce(this.algorithm, lease.key, plaintext, additionalData(header), this.random);
+      const box = sealWithRandomNonce(this.algorithm, lease.key, plaintext, sealTemplate(header).aad, this.random);
       return buildSealedPayload(header, box);
     } finally {
       lease.key.fill(0);
@@ -208,7 +208,7 @@ export class EnvelopeCodec implements PayloadCodec {
     const key = await this.keys.leaseForDecrypt(header.keyId, header.wrappedDek, header.scope);
     let plaintext: Uint8Array;
     try {
-      plaintext = openSealed(header.algorithm, key, box, additionalData(header));
+      plaintext = openSealed(header.algorithm, key, box, additionalDataOf(payload));
     } finally {
       key.fill(0);
     }

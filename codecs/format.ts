@@ -59,19 +59,77 @@ const MAX_WRAPPED_DEK_BYTES = 4096;
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
+const AAD_LABEL_BYTES = utf8.encode(AAD_LABEL);
+const NO_WORKFLOW = new Uint8Array([0]);
+const EMPTY = new Uint8Array(0);
+
 /** Additional data: a label, then each field length-prefixed (u32 BE) so no two headers serialize alike. */
 export function additionalData(header: EnvelopeHeader): Uint8Array {
-  const fields: Uint8Array[] = [
-    utf8.encode(AAD_LABEL),
+  return aadFromFields(
     utf8.encode(header.algorithm),
     utf8.encode(header.keyId),
     utf8.encode(header.scope.namespace),
-    // Presence flag first: "no workflow id" must differ from any workflow id.
-    header.scope.workflowId === undefined ? new Uint8Array([0]) : concat([new Uint8Array([1]), utf8.encode(header.scope.workflowId)]),
+    header.scope.workflowId === undefined ? undefined : utf8.encode(header.scope.workflowId),
     header.wrappedDek,
-    utf8.encode(header.compression ?? ''),
-  ];
-  return lengthPrefixed(fields);
+    header.compression === undefined ? EMPTY : utf8.encode(header.compression),
+  );
+}
+
+/**
+ * The same additional data, from a sealed payload's metadata bytes as they are (after parseHeader
+ * has validated them). For every payload we seal these bytes are exactly the UTF-8 of the header's
+ * strings, so both functions agree; reading the bytes directly spares re-encoding on every decode.
+ */
+export function additionalDataOf(payload: Payload): Uint8Array {
+  const meta = payload.metadata!;
+  return aadFromFields(meta[META.algorithm]!, meta[META.keyId]!, meta[META.namespace]!, meta[META.workflowId] ?? undefined, meta[META.wrappedDek]!, meta[META.compression] ?? EMPTY);
+}
+
+function aadFromFields(algorithm: Uint8Array, keyId: Uint8Array, namespace: Uint8Array, workflowId: Uint8Array | undefined, wrappedDek: Uint8Array, compression: Uint8Array): Uint8Array {
+  return lengthPrefixed([
+    AAD_LABEL_BYTES,
+    algorithm,
+    keyId,
+    namespace,
+    // Presence flag first: "no workflow id" must differ from any workflow id.
+    workflowId === undefined ? NO_WORKFLOW : concat([new Uint8Array([1]), workflowId]),
+    wrappedDek,
+    compression,
+  ]);
+}
+
+interface SealTemplate {
+  readonly header: EnvelopeHeader;
+  readonly aad: Uint8Array;
+  readonly metadata: Readonly<Record<string, Uint8Array>>;
+}
+
+// One data key seals many payloads with the same header: its additional data and metadata bytes are
+// computed once per (wrapped key, compression) and shared. Keyed by the wrapped key's identity, which
+// the DEK cache keeps for the key's lifetime; the entry goes when the key does.
+const templates = new WeakMap<Uint8Array, SealTemplate[]>();
+
+/** Additional data and metadata for sealing under `header`, memoised per data key. */
+export function sealTemplate(header: EnvelopeHeader): SealTemplate {
+  const list = templates.get(header.wrappedDek) ?? [];
+  for (const t of list) {
+    const h = t.header;
+    if (h.algorithm === header.algorithm && h.keyId === header.keyId && h.compression === header.compression && h.scope.namespace === header.scope.namespace && h.scope.workflowId === header.scope.workflowId) return t;
+  }
+  const metadata: Record<string, Uint8Array> = {
+    [META.encoding]: utf8.encode(ENCODING),
+    [META.keyId]: utf8.encode(header.keyId),
+    [META.version]: utf8.encode(header.version),
+    [META.algorithm]: utf8.encode(header.algorithm),
+    [META.namespace]: utf8.encode(header.scope.namespace),
+    [META.wrappedDek]: header.wrappedDek,
+  };
+  if (header.scope.workflowId !== undefined) metadata[META.workflowId] = utf8.encode(header.scope.workflowId);
+  if (header.compression !== undefined) metadata[META.compression] = utf8.encode(header.compression);
+  const t: SealTemplate = { header: { ...header }, aad: additionalData(header), metadata };
+  if (list.length < 4) list.push(t);
+  templates.set(header.wrappedDek, list);
+  return t;
 }
 
 export function lengthPrefixed(fields: readonly Uint8Array[]): Uint8Array {
@@ -101,17 +159,9 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 export function buildSealedPayload(header: EnvelopeHeader, box: Uint8Array): Payload {
-  const metadata: Record<string, Uint8Array> = {
-    [META.encoding]: utf8.encode(ENCODING),
-    [META.keyId]: utf8.encode(header.keyId),
-    [META.version]: utf8.encode(header.version),
-    [META.algorithm]: utf8.encode(header.algorithm),
-    [META.namespace]: utf8.encode(header.scope.namespace),
-    [META.wrappedDek]: header.wrappedDek,
-  };
-  if (header.scope.workflowId !== undefined) metadata[META.workflowId] = utf8.encode(header.scope.workflowId);
-  if (header.compression !== undefined) metadata[META.compression] = utf8.encode(header.compression);
-  return { metadata, data: box };
+  // A fresh object per payload; its byte arrays are shared with other payloads of the same key and
+  // are never written to.
+  return { metadata: { ...sealTemplate(header).metadata }, data: box };
 }
 
 /** Whether a payload claims Temporal's encrypted encoding (ours or anyone's). */

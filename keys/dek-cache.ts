@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../codecs/errors.js';
 import { scopeKey, type Scope } from '../codecs/scope.js';
@@ -156,7 +155,7 @@ export class DataKeyCache {
   forgetScope(scope: Scope): void {
     const suffix = `|${scopeKey(scope)}`;
     for (const k of [...this.encrypt.keys()]) if (k.endsWith(suffix)) this.encrypt.delete(k);
-    // Decrypt ids are hashes; a scope's entries cannot be picked out, so clear them all.
+    // Simpler than picking a scope's entries out of the decrypt cache: clear it, the next reads refill it.
     this.decrypt.clear();
   }
 
@@ -220,8 +219,10 @@ export class DataKeyCache {
   }
 }
 
+// A plain string rather than a hash: decoding looks this up for every payload, and only keys that
+// unwrapped successfully are ever stored, so hostile input cannot fill the cache with long ids.
 function decryptId(keyId: string, wrapped: Uint8Array, scope: Scope): string {
-  return createHash('sha256').update(keyId).update('\0').update(scopeKey(scope)).update('\0').update(wrapped).digest('base64');
+  return `${keyId}\0${scopeKey(scope)}\0${Buffer.from(wrapped.buffer, wrapped.byteOffset, wrapped.byteLength).toString('base64')}`;
 }
 
 function isRetryable(err: unknown): boolean {
