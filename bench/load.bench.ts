@@ -1,0 +1,192 @@
+/**
+ * Load test of the codec server's /decode on loopback with autocannon, against a fastify echo
+ * server measured in the same run (the framework floor). Both run in their own processes; rounds
+ * alternate echo / codec; medians of the rounds are reported. Bounded in time; stops everything.
+ *
+ *   npm run bench:load                         # 3 rounds × 10 s per side and case
+ *   npm run bench:load -- --quick              # a few seconds (CI smoke test, no timing assertions)
+ *   npm run bench:load -- --soak-minutes 5     # plus a memory run: RSS of the server under load
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { EnvelopeCodec } from '../codecs/index.js';
+import { payloadsFromJson, payloadsToJson } from '../codecs/payload-json.js';
+import { LocalKeyring, newKeyringDocument, writeKeyring } from '../keys/index.js';
+import { fmt, median, table } from './lib/stats.js';
+import { ratioChart } from './lib/svg.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const soakMinutes = Number(argValue('--soak-minutes') ?? 0);
+const outDir = argValue('--out') ?? path.join(here, 'results');
+const ROUNDS = quick ? 1 : 3;
+const SECONDS = quick ? 2 : 10;
+const CONNECTIONS = 50;
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+interface Server {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(file: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n')[0];
+      if (buf.includes('\n') && line) resolve(line.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
+    setTimeout(() => reject(new Error(`${file} did not start`)), 30_000).unref();
+  });
+  return {
+    url,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface Run {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+}
+
+async function load(url: string, body: string, token: string, seconds: number): Promise<Run> {
+  const r = await autocannon({
+    url: `${url}/decode`,
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${token}` },
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, requests: r.requests.total };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'te-bench-'));
+  const keyringPath = path.join(dir, 'keyring.json');
+  await writeKeyring(keyringPath, newKeyringDocument());
+  const token = `bench_${randomBytes(24).toString('base64url')}`;
+  const env = { BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${createHash('sha256').update(token).digest('hex')}`, BENCH_LOG: path.join(dir, 'audit.log') };
+
+  // Realistic batches: 10 × 1 KB from 10 workflows (a history page), and 1 × 100 KB.
+  const keys = await LocalKeyring.open({ path: keyringPath, create: false, watchIntervalMs: 0 });
+  const codec = new EnvelopeCodec({ keyProviders: keys });
+  const json = (size: number) => ({ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: Buffer.from(JSON.stringify({ secret: 'x'.repeat(size - 14) })) });
+  const sealedBatch = async (count: number, size: number) => {
+    const out = [];
+    for (let i = 0; i < count; i++) out.push(...(await codec.encode([json(size)], { type: 'workflow', namespace: 'default', workflowId: `load-wf-${i}` })));
+    return JSON.stringify(payloadsToJson(out));
+  };
+  const cases = { '10 × 1 KB': { body: await sealedBatch(10, 1024), payloads: 10 }, '1 × 100 KB': { body: await sealedBatch(1, 100 * 1024), payloads: 1 } };
+  keys.close();
+
+  const echo = await startServer('echo-server.ts');
+  const server = await startServer('codec-server.ts', env);
+  const slowKms = await startServer('codec-server.ts', { ...env, BENCH_KMS_DELAY_MS: '20' });
+  try {
+    // Correctness before speed: the codec server opens every payload, the echo server returns the body.
+    for (const [name, c] of Object.entries(cases)) {
+      for (const s of [server, slowKms]) {
+        const res = await fetch(`${s.url}/decode`, { method: 'POST', body: c.body, headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${token}` } });
+        const opened = payloadsFromJson(await res.json());
+        if (res.status !== 200 || opened.length !== c.payloads || opened.some((p) => new TextDecoder().decode(p.metadata!.encoding!) !== 'json/plain')) throw new Error(`codec server did not decode ${name}`);
+      }
+      const e = await fetch(`${echo.url}/decode`, { method: 'POST', body: c.body, headers: { 'content-type': 'application/json' } });
+      if (JSON.stringify(await e.json()) !== c.body) throw new Error('echo server does not echo');
+    }
+
+    const results: Record<string, { echo: Run; codec: Run; codecKms20: Run; payloadsPerSec: number; ratio: number; kmsRatio: number; rssMb: number[] }> = {};
+    for (const [name, c] of Object.entries(cases)) {
+      const runs = { echo: [] as Run[], codec: [] as Run[], codecKms20: [] as Run[] };
+      const rss: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        runs.echo.push(await load(echo.url, c.body, token, SECONDS));
+        rss.push(rssMb(server.pid));
+        runs.codec.push(await load(server.url, c.body, token, SECONDS));
+        rss.push(rssMb(server.pid));
+        runs.codecKms20.push(await load(slowKms.url, c.body, token, SECONDS));
+      }
+      const med = (rs: Run[]): Run => ({
+        rps: median(rs.map((x) => x.rps)),
+        p50: median(rs.map((x) => x.p50)),
+        p99: median(rs.map((x) => x.p99)),
+        errors: rs.reduce((a, x) => a + x.errors, 0),
+        non2xx: rs.reduce((a, x) => a + x.non2xx, 0),
+        requests: rs.reduce((a, x) => a + x.requests, 0),
+      });
+      const echoM = med(runs.echo);
+      const codecM = med(runs.codec);
+      const kmsM = med(runs.codecKms20);
+      results[name] = { echo: echoM, codec: codecM, codecKms20: kmsM, payloadsPerSec: codecM.rps * c.payloads, ratio: codecM.rps / echoM.rps, kmsRatio: kmsM.rps / codecM.rps, rssMb: rss };
+    }
+
+    let soak: { minutes: number; samples: { t: number; rssMb: number }[]; slopeMbPerMin: number; requests: number; errors: number } | undefined;
+    if (soakMinutes > 0) {
+      const samples: { t: number; rssMb: number }[] = [];
+      const t0 = Date.now();
+      const timer = setInterval(() => samples.push({ t: (Date.now() - t0) / 60_000, rssMb: rssMb(server.pid) }), 5000);
+      const run = await load(server.url, cases['10 × 1 KB'].body, token, Math.round(soakMinutes * 60));
+      clearInterval(timer);
+      const second = samples.filter((s) => s.t >= soakMinutes / 2);
+      const n = second.length;
+      const mt = second.reduce((a, s) => a + s.t, 0) / n;
+      const mr = second.reduce((a, s) => a + s.rssMb, 0) / n;
+      const slope = second.reduce((a, s) => a + (s.t - mt) * (s.rssMb - mr), 0) / second.reduce((a, s) => a + (s.t - mt) ** 2, 0);
+      soak = { minutes: soakMinutes, samples, slopeMbPerMin: slope, requests: run.requests, errors: run.errors + run.non2xx };
+    }
+
+    console.log(`\n/decode under load: ${CONNECTIONS} connections, ${ROUNDS} round(s) × ${SECONDS} s per side, auth + audit log on (medians)`);
+    console.log(
+      table(
+        ['batch', 'echo req/s', 'codec req/s', 'ratio', 'payloads/s', 'p50 ms', 'p99 ms', 'errors', 'KMS 20 ms req/s', 'ratio'],
+        Object.entries(results).map(([k, r]) => [k, fmt(r.echo.rps, 0), fmt(r.codec.rps, 0), fmt(r.ratio), fmt(r.payloadsPerSec, 0), fmt(r.codec.p50, 1), fmt(r.codec.p99, 1), r.codec.errors + r.codec.non2xx, fmt(r.codecKms20.rps, 0), fmt(r.kmsRatio)]),
+      ),
+    );
+    if (soak) console.log(`\nsoak: ${soak.minutes} min, ${soak.requests} requests, ${soak.errors} errors, server RSS slope over the second half ${fmt(soak.slopeMbPerMin, 2)} MB/min (${soak.samples.map((s) => fmt(s.rssMb, 0)).join(' ')})`);
+
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, results, soak }, null, 2)}\n`);
+    writeFileSync(
+      path.join(outDir, 'load.svg'),
+      ratioChart('codec server /decode: requests/s ratio (red: target)', [
+        ...Object.entries(results).map(([k, r]) => ({ label: `${k} vs echo server`, ratio: r.ratio, target: k === '10 × 1 KB' ? 0.8 : undefined })),
+        ...Object.entries(results).map(([k, r]) => ({ label: `${k}: KMS 20 ms vs 0 ms`, ratio: r.kmsRatio })),
+      ]),
+    );
+    console.log(`\nwrote ${path.join(outDir, 'load.json')} and load.svg`);
+  } finally {
+    await Promise.all([echo.stop(), server.stop(), slowKms.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
