@@ -9,7 +9,7 @@ import { makeScope } from '../../../codecs/scope.js';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { audit, type AuditRecord } from '../audit.js';
-import { badRequest, forbidden, toHttp } from '../http-errors.js';
+import { HttpError, badRequest, forbidden, toHttp } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Action, Policy } from '../policy.js';
 
@@ -61,6 +61,11 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
 
   const start = (route: '/decode' | '/encode') => async (req: FastifyRequest) => {
     req.audit = { route, principal: null, namespace: null, remoteAddress: req.ip };
+    // JSON only: a text/plain or form POST is what a cross-origin page can send without a CORS
+    // preflight, so refusing it up front keeps session cookies from riding such requests.
+    if (!/^application\/json\s*(;|$)/i.test(header(req, 'content-type') ?? '')) {
+      throw new HttpError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
+    }
     // The CLI's --codec-endpoint may template the namespace into the path (https://codec/{namespace}).
     const fromPath = (req.params as { namespace?: string } | undefined)?.namespace;
     const fromHeader = header(req, 'x-namespace');
