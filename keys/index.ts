@@ -18,3 +18,5 @@ export { FileScopeSecretStore } from './shred-store.js';
 export type { ScopeSecretStore, ScopeSecretStatus, ShredOutcome, ShredEvent } from './shred-store.js';
 export { AwsKmsKeyring, mapKmsError } from './aws-kms-keyring.js';
 export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';
+export { ResilientProvider } from './resilient-provider.js';
+export type { ResilienceOptions } from './resilient-provider.js';

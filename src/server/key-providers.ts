@@ -1,6 +1,7 @@
 import { AwsKmsKeyring } from '../../keys/aws-kms-keyring.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import { LocalKeyring } from '../../keys/local-keyring.js';
+import { ResilientProvider } from '../../keys/resilient-provider.js';
 import type { ServerConfig } from '../config/schema.js';
 
 /** The KEK provider the config names. */
@@ -12,8 +13,9 @@ export async function openKeyProvider(config: ServerConfig['keys'], warn: (m: st
       ...(kms.endpoint ? { endpoint: kms.endpoint } : {}),
       requestTimeoutMs: kms.requestTimeoutMs,
     };
-    if (kms.keyConfigFile) return AwsKmsKeyring.fromKeyConfigFile(kms.keyConfigFile, { ...common, warn });
-    return new AwsKmsKeyring({ ...common, keys: kms.keys ?? [] });
+    // Retries with jitter and a circuit breaker, so a KMS outage is not met with a request storm.
+    if (kms.keyConfigFile) return new ResilientProvider(await AwsKmsKeyring.fromKeyConfigFile(kms.keyConfigFile, { ...common, warn }));
+    return new ResilientProvider(new AwsKmsKeyring({ ...common, keys: kms.keys ?? [] }));
   }
   return LocalKeyring.open({ ...(config.local.path ? { path: config.local.path } : {}), watchIntervalMs: config.local.watchIntervalMs, warn });
 }

@@ -1,0 +1,128 @@
+import { KmsUnavailableError, isEnvelopeError } from '../codecs/errors.js';
+import type { Scope } from '../codecs/scope.js';
+import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
+
+export interface ResilienceOptions {
+  /** Attempts per call for retryable failures (KMS down, throttled). Default 3. */
+  maxAttempts?: number;
+  /** Full-jitter backoff: attempt n waits random(0, min(maxDelayMs, baseDelayMs·2^n)). Defaults 50 ms / 1 s. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Consecutive failed calls that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** How long an open circuit fails fast before one probe is let through. Default 2 s, doubling to 30 s while probes fail. */
+  openMs?: number;
+  maxOpenMs?: number;
+  random?: () => number;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * A KEK provider wrapper for a KMS that may be slow or down. Retryable failures are retried with
+ * full-jitter backoff; after `failureThreshold` failed calls in a row the circuit opens and calls
+ * fail fast with a retryable KMS_UNAVAILABLE, without touching KMS, until a single probe succeeds.
+ * With the DEK cache's coalescing in front (one call per data key, however many payloads wait for
+ * it) this keeps an outage from turning into a request storm, and recovery from a thundering herd.
+ * Permanent failures (access denied, tampered, unknown key) pass straight through and do not count.
+ */
+export class ResilientProvider implements KeyProvider {
+  private failures = 0;
+  private openUntil = 0;
+  private openFor: number;
+  private probing = false;
+  /** For metrics and tests. */
+  readonly stats = { calls: 0, retries: 0, shortCircuited: 0, opened: 0 };
+  private readonly o: Required<ResilienceOptions>;
+
+  constructor(
+    private readonly inner: KeyProvider,
+    options: ResilienceOptions = {},
+  ) {
+    this.o = {
+      maxAttempts: options.maxAttempts ?? 3,
+      baseDelayMs: options.baseDelayMs ?? 50,
+      maxDelayMs: options.maxDelayMs ?? 1000,
+      failureThreshold: options.failureThreshold ?? 5,
+      openMs: options.openMs ?? 2000,
+      maxOpenMs: options.maxOpenMs ?? 30_000,
+      random: options.random ?? Math.random,
+      clock: options.clock ?? Date.now,
+      sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms).unref?.())),
+    };
+    this.openFor = this.o.openMs;
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+  primaryKeyId(): string {
+    return this.inner.primaryKeyId();
+  }
+  handles(keyId: string): boolean {
+    return this.inner.handles(keyId);
+  }
+  generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+    return this.call('GenerateDataKey', () => this.inner.generateDataKey(scope));
+  }
+  decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+    return this.call('Decrypt', () => this.inner.decryptDataKey(keyId, wrapped, scope));
+  }
+  listKeys(): Promise<readonly KekInfo[]> {
+    return this.inner.listKeys();
+  }
+  checkReady(): Promise<void> {
+    return this.call('DescribeKey', () => this.inner.checkReady());
+  }
+  close(): Promise<void> | void {
+    return this.inner.close?.();
+  }
+
+  /** "closed", "open" (failing fast) or "half-open" (one probe allowed). */
+  get state(): 'closed' | 'open' | 'half-open' {
+    if (this.failures < this.o.failureThreshold) return 'closed';
+    return this.o.clock() < this.openUntil ? 'open' : 'half-open';
+  }
+
+  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const state = this.state;
+    if (state === 'open' || (state === 'half-open' && this.probing)) {
+      this.stats.shortCircuited++;
+      throw new KmsUnavailableError(`KMS ${op} not attempted: ${this.failures} calls in a row failed; retrying KMS after ${Math.max(0, this.openUntil - this.o.clock())} ms`);
+    }
+    const probe = state === 'half-open';
+    if (probe) this.probing = true;
+    try {
+      // A probe gets one attempt: its answer decides whether the circuit closes.
+      const attempts = probe ? 1 : this.o.maxAttempts;
+      for (let attempt = 1; ; attempt++) {
+        this.stats.calls++;
+        try {
+          const out = await fn();
+          this.failures = 0;
+          this.openFor = this.o.openMs;
+          return out;
+        } catch (err) {
+          if (!(isEnvelopeError(err) && err.retryable)) throw err;
+          if (attempt >= attempts) {
+            this.recordFailure(probe);
+            throw err;
+          }
+          this.stats.retries++;
+          await this.o.sleep(this.o.random() * Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** attempt));
+        }
+      }
+    } finally {
+      if (probe) this.probing = false;
+    }
+  }
+
+  private recordFailure(probe: boolean): void {
+    this.failures++;
+    if (this.failures < this.o.failureThreshold) return;
+    if (probe) this.openFor = Math.min(this.o.maxOpenMs, this.openFor * 2);
+    // Jitter the reopening so many replicas do not probe KMS in the same instant.
+    this.openUntil = this.o.clock() + this.openFor * (0.5 + this.o.random() / 2);
+    this.stats.opened++;
+  }
+}
