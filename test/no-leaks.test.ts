@@ -104,9 +104,9 @@ describe('no plaintext or key material in logs, errors, metrics or CLI output', 
     const plain = JSON.stringify(payloadsToJson([jsonPayload({ m: MARKER })]));
     const sealedOut = await cli(['encode', '-w', 'wf-cli'], plain);
     // decode prints plaintext by design (not collected); it shows the canary really went through.
-    expect(Buffer.from(JSON.parse(await cli(['decode', '-w', 'wf-cli'], sealedOut, false)).payloads[0].data, 'base64').toString()).toContain(MARKER);
-    await cli(['decode', '-w', 'another-workflow', '--json'], sealedOut);
-    await cli(['decode', '-w', 'wf-cli'], sealedOut.replace(/"data": ?"(.)/, (_m, c: string) => `"data":"${c === 'A' ? 'B' : 'A'}`));
+    expect(Buffer.from(JSON.parse(await cli(['decode', '-n', 'default', '-w', 'wf-cli'], sealedOut, false)).payloads[0].data, 'base64').toString()).toContain(MARKER);
+    await cli(['decode', '-n', 'default', '-w', 'another-workflow', '--json'], sealedOut);
+    await cli(['decode', '-n', 'default', '-w', 'wf-cli'], sealedOut.replace(/"data": ?"(.)/, (_m, c: string) => `"data":"${c === 'A' ? 'B' : 'A'}`));
     await cli(['decode', '--json'], '{not json');
     await cli(['keys', 'retire', 'nope']);
   });
