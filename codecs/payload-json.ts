@@ -11,13 +11,25 @@ export interface PayloadJson {
   data?: string;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/**
+ * Standard base64, padded or not: groups of 4, then nothing, 2 or 3 characters (padded to 4 with
+ * "=" or not). A character-class test and arithmetic on the length rather than one regex with
+ * groups: that regex was a tenth of the codec server's CPU under load.
+ */
+function isBase64(s: string): boolean {
+  if (!BASE64_CHARS.test(s)) return false;
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  if (pad > 0 && s.length % 4 !== 0) return false;
+  return (s.length - pad) % 4 !== 1;
+}
 
 function decodeBase64(value: unknown, field: string): Uint8Array {
   if (typeof value !== 'string') throw new MalformedPayloadError(`${field} expected a base64 string, got ${value === null ? 'null' : typeof value}`);
   // proto3 JSON accepts standard and URL-safe base64.
-  if (!BASE64.test(value) && !BASE64URL.test(value)) throw new MalformedPayloadError(`${field} is not valid base64`);
+  if (!isBase64(value) && !BASE64URL.test(value)) throw new MalformedPayloadError(`${field} is not valid base64`);
   return new Uint8Array(Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64'));
 }
 
