@@ -20,3 +20,4 @@ export { AwsKmsKeyring, mapKmsError } from './aws-kms-keyring.js';
 export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';
 export { ResilientProvider } from './resilient-provider.js';
 export type { ResilienceOptions } from './resilient-provider.js';
+export { ForwardingProvider } from './forwarding-provider.js';

@@ -1,6 +1,7 @@
 import { KmsUnavailableError, isEnvelopeError } from '../codecs/errors.js';
 import type { Scope } from '../codecs/scope.js';
-import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
+import { ForwardingProvider } from './forwarding-provider.js';
+import type { GeneratedDataKey, KeyProvider } from './key-provider.js';
 
 export interface ResilienceOptions {
   /** Attempts per call for retryable failures (KMS down, throttled). Default 3. */
@@ -26,7 +27,7 @@ export interface ResilienceOptions {
  * it) this keeps an outage from turning into a request storm, and recovery from a thundering herd.
  * Permanent failures (access denied, tampered, unknown key) pass straight through and do not count.
  */
-export class ResilientProvider implements KeyProvider {
+export class ResilientProvider extends ForwardingProvider {
   private failures = 0;
   private openUntil = 0;
   private openFor: number;
@@ -35,10 +36,8 @@ export class ResilientProvider implements KeyProvider {
   readonly stats = { calls: 0, retries: 0, shortCircuited: 0, opened: 0 };
   private readonly o: Required<ResilienceOptions>;
 
-  constructor(
-    private readonly inner: KeyProvider,
-    options: ResilienceOptions = {},
-  ) {
+  constructor(inner: KeyProvider, options: ResilienceOptions = {}) {
+    super(inner);
     this.o = {
       maxAttempts: options.maxAttempts ?? 3,
       baseDelayMs: options.baseDelayMs ?? 50,
@@ -53,29 +52,14 @@ export class ResilientProvider implements KeyProvider {
     this.openFor = this.o.openMs;
   }
 
-  get name(): string {
-    return this.inner.name;
+  override generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+    return this.call('GenerateDataKey', () => super.generateDataKey(scope));
   }
-  primaryKeyId(): string {
-    return this.inner.primaryKeyId();
+  override decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+    return this.call('Decrypt', () => super.decryptDataKey(keyId, wrapped, scope));
   }
-  handles(keyId: string): boolean {
-    return this.inner.handles(keyId);
-  }
-  generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
-    return this.call('GenerateDataKey', () => this.inner.generateDataKey(scope));
-  }
-  decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
-    return this.call('Decrypt', () => this.inner.decryptDataKey(keyId, wrapped, scope));
-  }
-  listKeys(): Promise<readonly KekInfo[]> {
-    return this.inner.listKeys();
-  }
-  checkReady(): Promise<void> {
-    return this.call('DescribeKey', () => this.inner.checkReady());
-  }
-  close(): Promise<void> | void {
-    return this.inner.close?.();
+  override checkReady(): Promise<void> {
+    return this.call('DescribeKey', () => super.checkReady());
   }
 
   /** "closed", "open" (failing fast) or "half-open" (one probe allowed). */

@@ -1,38 +1,26 @@
 import type { Scope } from '../../codecs/scope.js';
-import type { GeneratedDataKey, KekInfo, KeyProvider } from '../../keys/key-provider.js';
+import { ForwardingProvider } from '../../keys/forwarding-provider.js';
+import type { GeneratedDataKey, KeyProvider } from '../../keys/key-provider.js';
 
 /** A KEK provider with a KMS round trip's latency added to every call, and a call counter. */
-export class DelayedProvider implements KeyProvider {
+export class DelayedProvider extends ForwardingProvider {
   calls = 0;
   constructor(
-    private readonly inner: KeyProvider,
+    inner: KeyProvider,
     public delayMs: number,
-  ) {}
-  get name(): string {
-    return this.inner.name;
-  }
-  primaryKeyId(): string {
-    return this.inner.primaryKeyId();
-  }
-  handles(keyId: string): boolean {
-    return this.inner.handles(keyId);
+  ) {
+    super(inner);
   }
   private async wait(): Promise<void> {
     this.calls++;
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
   }
-  async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+  override async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
     await this.wait();
-    return this.inner.generateDataKey(scope);
+    return super.generateDataKey(scope);
   }
-  async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+  override async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
     await this.wait();
-    return this.inner.decryptDataKey(keyId, wrapped, scope);
-  }
-  listKeys(): Promise<readonly KekInfo[]> {
-    return this.inner.listKeys();
-  }
-  checkReady(): Promise<void> {
-    return this.inner.checkReady();
+    return super.decryptDataKey(keyId, wrapped, scope);
   }
 }
