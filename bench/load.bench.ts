@@ -40,7 +40,7 @@ interface Server {
 }
 
 async function startServer(file: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -110,7 +110,8 @@ async function main(): Promise<void> {
   keys.close();
 
   const echo = await startServer('echo-server.ts');
-  const server = await startServer('codec-server.ts', env);
+  const heapFile = path.join(dir, 'heap.log');
+  const server = await startServer('codec-server.ts', { ...env, BENCH_HEAP_FILE: heapFile });
   const slowKms = await startServer('codec-server.ts', { ...env, BENCH_KMS_DELAY_MS: '20' });
   try {
     // Correctness before speed: the codec server opens every payload, the echo server returns the body.
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
       results[name] = { echo: echoM, codec: codecM, codecKms20: kmsM, payloadsPerSec: codecM.rps * c.payloads, ratio: codecM.rps / echoM.rps, kmsRatio: kmsM.rps / codecM.rps, rssMb: rss };
     }
 
-    let soak: { minutes: number; samples: { t: number; rssMb: number }[]; slopeMbPerMin: number; requests: number; errors: number } | undefined;
+    let soak: { minutes: number; samples: { t: number; rssMb: number }[]; slopeMbPerMin: number; heapAfterGcMb: number[]; heapSlopeMbPerMin: number; requests: number; errors: number } | undefined;
     if (soakMinutes > 0) {
       const samples: { t: number; rssMb: number }[] = [];
       const t0 = Date.now();
@@ -161,7 +162,14 @@ async function main(): Promise<void> {
       const mt = second.reduce((a, s) => a + s.t, 0) / n;
       const mr = second.reduce((a, s) => a + s.rssMb, 0) / n;
       const slope = second.reduce((a, s) => a + (s.t - mt) * (s.rssMb - mr), 0) / second.reduce((a, s) => a + (s.t - mt) ** 2, 0);
-      soak = { minutes: soakMinutes, samples, slopeMbPerMin: slope, requests: run.requests, errors: run.errors + run.non2xx };
+      // The server's own samples of the heap after a full GC, over the soak's second half.
+      const heap = readFileSync(heapFile, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number, number]).filter(([ts]) => ts >= t0 + (soakMinutes * 60_000) / 2);
+      const ht = heap.map(([ts]) => (ts - t0) / 60_000);
+      const hm = heap.map(([, h]) => h);
+      const mht = ht.reduce((a, b) => a + b, 0) / ht.length;
+      const mhm = hm.reduce((a, b) => a + b, 0) / hm.length;
+      const heapSlope = ht.reduce((a, x, i) => a + (x - mht) * (hm[i]! - mhm), 0) / ht.reduce((a, x) => a + (x - mht) ** 2, 0);
+      soak = { minutes: soakMinutes, samples, slopeMbPerMin: slope, heapAfterGcMb: hm, heapSlopeMbPerMin: heapSlope, requests: run.requests, errors: run.errors + run.non2xx };
     }
 
     console.log(`\n/decode under load: ${CONNECTIONS} connections, ${ROUNDS} round(s) × ${SECONDS} s per side, auth + audit log on (medians)`);
@@ -171,7 +179,10 @@ async function main(): Promise<void> {
         Object.entries(results).map(([k, r]) => [k, fmt(r.echo.rps, 0), fmt(r.codec.rps, 0), fmt(r.ratio), fmt(r.payloadsPerSec, 0), fmt(r.codec.p50, 1), fmt(r.codec.p99, 1), r.codec.errors + r.codec.non2xx, fmt(r.codecKms20.rps, 0), fmt(r.kmsRatio)]),
       ),
     );
-    if (soak) console.log(`\nsoak: ${soak.minutes} min, ${soak.requests} requests, ${soak.errors} errors, server RSS slope over the second half ${fmt(soak.slopeMbPerMin, 2)} MB/min (${soak.samples.map((s) => fmt(s.rssMb, 0)).join(' ')})`);
+    if (soak) {
+      console.log(`\nsoak: ${soak.minutes} min, ${soak.requests} requests, ${soak.errors} errors, server RSS slope over the second half ${fmt(soak.slopeMbPerMin, 2)} MB/min (${soak.samples.map((s) => fmt(s.rssMb, 0)).join(' ')})`);
+      console.log(`soak: heap after full GC over the second half: slope ${fmt(soak.heapSlopeMbPerMin, 2)} MB/min (${soak.heapAfterGcMb.map((h) => fmt(h, 1)).join(' ')})`);
+    }
 
     mkdirSync(outDir, { recursive: true });
     writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, results, soak }, null, 2)}\n`);

@@ -7,6 +7,7 @@ import { LocalKeyring } from '../../keys/index.js';
 import { createLogger } from '../../src/server/audit.js';
 import { buildServer } from '../../src/server/build-server.js';
 import { validateConfig } from '../../src/config/load.js';
+import { appendFileSync } from 'node:fs';
 import pino from 'pino';
 import { DelayedProvider } from '../lib/delayed-provider.js';
 
@@ -18,8 +19,19 @@ const config = validateConfig({
   rateLimit: { enabled: false },
   server: { bodyLimitBytes: 4 * 1024 * 1024 },
 });
-const logger = createLogger({ level: 'info', pretty: false, destination: pino.destination({ dest: process.env.BENCH_LOG ?? '/dev/null', sync: false }) });
+const logger = createLogger({ level: 'info', pretty: false, destination: pino.destination({ dest: process.env.BENCH_LOG ?? '/dev/null', sync: true }) });
 const { app } = await buildServer(config, { keyProvider: provider, logger });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 process.stdout.write(`${url}\n`);
+
+// For the soak: the heap after a full GC every 5 s (RSS alone cannot tell a leak from a lazy GC).
+const heapFile = process.env.BENCH_HEAP_FILE;
+const gc = (globalThis as { gc?: () => void }).gc;
+if (heapFile && gc) {
+  setInterval(() => {
+    gc();
+    const m = process.memoryUsage();
+    appendFileSync(heapFile, `${Date.now()} ${(m.heapUsed / 1048576).toFixed(1)} ${(m.rss / 1048576).toFixed(1)}\n`);
+  }, 5000).unref();
+}
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
