@@ -35,7 +35,10 @@ export function createLogger(options: { level: string; pretty: boolean; destinat
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });
-  return pino(base, pino.destination(1));
+  // Synchronous on purpose: an asynchronous destination buffers lines in memory when the process is
+  // saturated and stdout falls behind (a 5-minute soak grew ~18 MB/min that way), and loses the
+  // buffer on a crash. A slow log reader back-pressures requests instead; no audit line is dropped.
+  return pino(base, pino.destination({ dest: 1, sync: true }));
 }
 
 export function audit(logger: Logger, record: AuditRecord): void {
