@@ -6,6 +6,7 @@
  *   npm run bench:load                         # 3 rounds × 10 s per side and case
  *   npm run bench:load -- --quick              # a few seconds (CI smoke test, no timing assertions)
  *   npm run bench:load -- --soak-minutes 5     # plus a memory run: RSS of the server under load
+ *   npm run bench:load -- --cpu-prof DIR       # the codec server writes a V8 CPU profile to DIR
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const soakMinutes = Number(argValue('--soak-minutes') ?? 0);
 const outDir = argValue('--out') ?? path.join(here, 'results');
+const cpuProfDir = argValue('--cpu-prof');
 const ROUNDS = quick ? 1 : 3;
 const SECONDS = quick ? 2 : 10;
 const CONNECTIONS = 50;
@@ -39,8 +41,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(file: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(file: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -111,7 +113,7 @@ async function main(): Promise<void> {
 
   const echo = await startServer('echo-server.ts');
   const heapFile = path.join(dir, 'heap.log');
-  const server = await startServer('codec-server.ts', { ...env, BENCH_HEAP_FILE: heapFile });
+  const server = await startServer('codec-server.ts', { ...env, BENCH_HEAP_FILE: heapFile }, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : []);
   const slowKms = await startServer('codec-server.ts', { ...env, BENCH_KMS_DELAY_MS: '20' });
   try {
     // Correctness before speed: the codec server opens every payload, the echo server returns the body.

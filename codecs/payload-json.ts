@@ -12,20 +12,21 @@ export interface PayloadJson {
 }
 
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
-const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+const BASE64URL_CHARS = /^[A-Za-z0-9_-]*={0,2}$/;
 
-/**
- * Standard base64, padded or not: groups of 4, then nothing, 2 or 3 characters (padded to 4 with
- * "=" or not). A character-class test and arithmetic on the length rather than one regex with
- * groups: that regex was a tenth of the codec server's CPU under load.
- */
 /** `obj[key] = value` that also works for the key "__proto__" (an own property, never the prototype). */
 function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/**
+ * Base64 as proto3 JSON allows it, standard or URL-safe alphabet, padded or not: groups of 4, then
+ * nothing, 2 or 3 characters (padded to 4 with "=" or not). A character-class test and arithmetic
+ * on the length rather than one regex with groups: that regex was a tenth of the codec server's
+ * CPU under load.
+ */
 function isBase64(s: string): boolean {
-  if (!BASE64_CHARS.test(s)) return false;
+  if (!BASE64_CHARS.test(s) && !BASE64URL_CHARS.test(s)) return false;
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
   if (pad > 0 && s.length % 4 !== 0) return false;
   return (s.length - pad) % 4 !== 1;
@@ -33,9 +34,12 @@ function isBase64(s: string): boolean {
 
 function decodeBase64(value: unknown, field: string): Uint8Array {
   if (typeof value !== 'string') throw new MalformedPayloadError(`${field} expected a base64 string, got ${value === null ? 'null' : typeof value}`);
-  // proto3 JSON accepts standard and URL-safe base64.
-  if (!isBase64(value) && !BASE64URL.test(value)) throw new MalformedPayloadError(`${field} is not valid base64`);
-  return new Uint8Array(Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64'));
+  if (!isBase64(value)) throw new MalformedPayloadError(`${field} is not valid base64`);
+  // Node's "base64" decoder reads the URL-safe alphabet too (documented).
+  const bytes = Buffer.from(value, 'base64');
+  // Small Buffers are slices of node's shared pool: copy those so every payload owns its bytes
+  // (and can be wiped alone); a large one already owns its memory and is only re-typed.
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? new Uint8Array(bytes.buffer, 0, bytes.length) : new Uint8Array(bytes);
 }
 
 export function payloadFromJson(value: unknown, field = 'payload'): Payload {
