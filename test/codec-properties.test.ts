@@ -91,6 +91,17 @@ describe('EnvelopeCodec contract', () => {
     expect(await codec.decode([])).toEqual([]);
   });
 
+  it('keeps a sealed metadata key named "__proto__" as an own key, leaving the prototype alone', async () => {
+    const metadata: Record<string, Uint8Array> = {};
+    Object.defineProperty(metadata, '__proto__', { value: new TextEncoder().encode('x'), enumerable: true, writable: true, configurable: true });
+    metadata.encoding = new TextEncoder().encode('json/plain');
+    const [sealed] = await codec.encode([{ metadata, data: new Uint8Array([1]) }], wf('default', 'w'));
+    const [opened] = await codec.decode([sealed!], wf('default', 'w'));
+    expect(Object.getOwnPropertyNames(opened!.metadata).sort()).toEqual(['__proto__', 'encoding']);
+    expect(Object.getPrototypeOf(opened!.metadata)).toBe(Object.prototype);
+    expect(new TextDecoder().decode(Object.getOwnPropertyDescriptor(opened!.metadata, '__proto__')!.value as Uint8Array)).toBe('x');
+  });
+
   it('passes unencrypted payloads through by default and fails closed with requireEncryption', async () => {
     const plain = { metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode('"x"') };
     expect(await codec.decode([plain])).toEqual([plain]);
