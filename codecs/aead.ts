@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { TamperedCiphertextError, UnsupportedFormatError } from './errors.js';
+import { pooledRandomBytes } from './random-pool.js';
 
 /**
  * The authenticated ciphers a payload may be sealed with. Only AEADs: a payload whose tag does not
@@ -125,7 +126,7 @@ export function sealWithRandomNonce(
   key: Uint8Array,
   plaintext: Uint8Array,
   aad: Uint8Array,
-  random: (n: number) => Uint8Array = randomBytes,
+  random: (n: number) => Uint8Array = pooledRandomBytes,
 ): Uint8Array {
   const suite = aeadSuite(algorithm);
   checkKey(key);
