@@ -11,9 +11,14 @@ export interface PayloadJson {
   data?: string;
 }
 
-/** `obj[key] = value` that also works for the key "__proto__" (an own property, never the prototype). */
+/**
+ * `obj[key] = value` that also works for the key "__proto__" (an own property, never the
+ * prototype). Only that key needs `defineProperty`: it is the one setter on Object.prototype, and
+ * defining every key that way was 4% of the codec server's CPU (it turns objects into slow maps).
+ */
 function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 /**

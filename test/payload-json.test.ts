@@ -54,6 +54,19 @@ describe('payload JSON', () => {
     );
   });
 
+  it('keeps keys that name Object.prototype members as own keys, without touching the prototype', () => {
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__defineGetter__', 'valueOf', 'prototype'];
+    const json = `{"payloads":[{"metadata":{${names.map((n, i) => `"${n}":"${Buffer.from([i]).toString('base64')}"`).join(',')}},"data":""}]}`;
+    const [p] = payloadsFromJson(JSON.parse(json));
+    expect(Object.getOwnPropertyNames(p!.metadata).sort()).toEqual([...names].sort());
+    expect(Object.getPrototypeOf(p!.metadata)).toBe(Object.prototype);
+    names.forEach((n, i) => expect([...(Object.getOwnPropertyDescriptor(p!.metadata, n)!.value as Uint8Array)]).toEqual([i]));
+    const back = payloadsToJson([p!]).payloads[0]!.metadata!;
+    expect(Object.getOwnPropertyNames(back).sort()).toEqual([...names].sort());
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).toString).toBe(Object.prototype.toString);
+  });
+
   it('round-trips payloads through proto3 JSON', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.uint8Array({ maxLength: 40 })), fc.uint8Array({ maxLength: 200 }), (metadata, data) => {
