@@ -7,8 +7,9 @@ import { randomFillSync } from 'node:crypto';
  * holding a few KiB of future ones in memory reveals nothing; what matters is that no byte is
  * handed out twice: each refill is a new buffer and the cursor only moves forward.
  *
- * The returned array is a view of the pool: callers must use it before anything else draws from it
- * (every caller here copies it into the sealed output or hands it to a cipher synchronously).
+ * The returned array is a view of the pool. A pool is never written again after its fill, so a view
+ * keeps its bytes however many draws follow (it also keeps its 4 KiB pool alive while it is held;
+ * every caller here copies the nonce into the sealed output at once).
  */
 const POOL_BYTES = 4096;
 let pool = new Uint8Array(0);
