@@ -9,7 +9,7 @@
  *   npm run bench:load -- --cpu-prof DIR       # the codec server writes a V8 CPU profile to DIR
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import autocannon from 'autocannon';
 import { EnvelopeCodec } from '../codecs/index.js';
 import { payloadsFromJson, payloadsToJson } from '../codecs/payload-json.js';
 import { LocalKeyring, newKeyringDocument, writeKeyring } from '../keys/index.js';
+import { sha256Hex } from '../src/server/auth/static-tokens.js';
 import { fmt, median, table } from './lib/stats.js';
 import { ratioChart } from './lib/svg.js';
 
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
   const keyringPath = path.join(dir, 'keyring.json');
   await writeKeyring(keyringPath, newKeyringDocument());
   const token = `bench_${randomBytes(24).toString('base64url')}`;
-  const env = { BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${createHash('sha256').update(token).digest('hex')}`, BENCH_LOG: path.join(dir, 'audit.log') };
+  const env = { BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${sha256Hex(token)}`, BENCH_LOG: path.join(dir, 'audit.log') };
 
   // Realistic batches: 10 × 1 KB from 10 workflows (a history page), and 1 × 100 KB.
   const keys = await LocalKeyring.open({ path: keyringPath, create: false, watchIntervalMs: 0 });

@@ -188,8 +188,8 @@ export class EnvelopeCodec implements PayloadCodec {
         wrappedDek: lease.wrapped,
         compression,
       };
-      const box = sealWithRandomNonce(this.algorithm, lease.key, plaintext, sealTemplate(header).aad, this.random);
-      return buildSealedPayload(header, box);
+      const template = sealTemplate(header);
+      return buildSealedPayload(template, sealWithRandomNonce(this.algorithm, lease.key, plaintext, template.aad, this.random));
     } finally {
       lease.key.fill(0);
     }

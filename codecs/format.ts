@@ -98,7 +98,7 @@ function aadFromFields(algorithm: Uint8Array, keyId: Uint8Array, namespace: Uint
   ]);
 }
 
-interface SealTemplate {
+export interface SealTemplate {
   readonly header: EnvelopeHeader;
   readonly aad: Uint8Array;
   readonly metadata: Readonly<Record<string, Uint8Array>>;
@@ -158,10 +158,10 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-export function buildSealedPayload(header: EnvelopeHeader, box: Uint8Array): Payload {
+export function buildSealedPayload(template: SealTemplate, box: Uint8Array): Payload {
   // A fresh object per payload; its byte arrays are shared with other payloads of the same key and
   // are never written to.
-  return { metadata: { ...sealTemplate(header).metadata }, data: box };
+  return { metadata: { ...template.metadata }, data: box };
 }
 
 /** Whether a payload claims Temporal's encrypted encoding (ours or anyone's). */

@@ -216,7 +216,7 @@ export function mapKmsError(err: unknown, op: string, keyId: string, timeoutMs?:
   // The SDK names a reset connection TimeoutError too; say which it was.
   if (code !== undefined && NETWORK_CODES.has(code)) return new KmsUnavailableError(`${where} failed and may succeed later: ${code}`, { cause: err });
   if (name === 'TimeoutError' || name === 'AbortError') return new KmsUnavailableError(`${where} timed out after ${timeoutMs ?? '?'} ms`, { cause: err });
-  if (RETRYABLE.has(name) || (status !== undefined && status >= 500) || (code !== undefined && NETWORK_CODES.has(code))) {
+  if (RETRYABLE.has(name) || (status !== undefined && status >= 500)) {
     return new KmsUnavailableError(`${where} failed and may succeed later: ${code ?? name}${status ? ` (HTTP ${status})` : ''}`, { cause: err });
   }
   // Unknown failures are treated as transient: a workflow task retried later loses nothing, while

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import YAML from 'yaml';
+import { sha256Hex } from '../../server/auth/static-tokens.js';
 import { printJson, printLine, warn, type CliIo } from '../io.js';
 import { parseNonEmpty } from '../parse.js';
 
@@ -19,7 +20,7 @@ export function registerTokens(program: Command, io: CliIo): void {
     .option('--json', 'one JSON document on stdout')
     .action((opts: { principal: string; group: string[]; json?: boolean }) => {
       const token = `te_${randomBytes(32).toString('base64url')}`;
-      const entry = { principal: opts.principal, sha256: `sha256:${createHash('sha256').update(token, 'utf8').digest('hex')}`, groups: opts.group };
+      const entry = { principal: opts.principal, sha256: `sha256:${sha256Hex(token)}`, groups: opts.group };
       if (opts.json) {
         printJson(io, { token, entry });
         return;
