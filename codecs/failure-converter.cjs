@@ -13,6 +13,8 @@
 'use strict';
 const { DefaultFailureConverter } = require('@temporalio/common');
 
+// The codes of codecs/errors.ts, repeated because this file may not import TypeScript;
+// test/failure-converter.test.ts fails if the two lists drift apart.
 const ENVELOPE_CODES = new Set([
   'UNKNOWN_KEY', 'TAMPERED_CIPHERTEXT', 'SCOPE_MISMATCH', 'UNSUPPORTED_FORMAT', 'MALFORMED_PAYLOAD', 'PLAINTEXT_REJECTED',
   'KMS_UNAVAILABLE', 'KMS_ACCESS_DENIED', 'KEY_RETIRED', 'KEY_SHREDDED', 'KEY_LIMIT_EXCEEDED', 'INVALID_CONFIG', 'KEYRING_ERROR',
@@ -36,5 +38,6 @@ class EnvelopeFailureConverter {
   }
 }
 
+exports.ENVELOPE_CODES = ENVELOPE_CODES;
 exports.EnvelopeFailureConverter = EnvelopeFailureConverter;
 exports.failureConverter = new EnvelopeFailureConverter();

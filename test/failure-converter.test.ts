@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { KmsUnavailableError, UnknownKeyError } from '../codecs/errors.js';
+import { KmsUnavailableError, UnknownKeyError, type EnvelopeErrorCode } from '../codecs/errors.js';
 import type * as FailureConverterModule from '../codecs/failure-converter.cjs';
 
 // Loaded the way the SDK loads it: require() of the path given as failureConverterPath.
-const { failureConverter } = createRequire(import.meta.url)('../codecs/failure-converter.cjs') as typeof FailureConverterModule;
+const { failureConverter, ENVELOPE_CODES } = createRequire(import.meta.url)('../codecs/failure-converter.cjs') as typeof FailureConverterModule;
 
 describe('EnvelopeFailureConverter', () => {
   it('moves an application failure message with PII into encodedAttributes (sealed by the codec)', () => {
@@ -23,5 +23,15 @@ describe('EnvelopeFailureConverter', () => {
       expect(f.message).toBe(err.message);
       expect(f.encodedAttributes ?? undefined).toBeUndefined();
     }
+  });
+
+  it('knows every error code the codec has (the .cjs repeats the list; this keeps them equal)', () => {
+    // A Record over the union: typecheck fails if a code is added to codecs/errors.ts and not here.
+    const all: Record<EnvelopeErrorCode, true> = {
+      UNKNOWN_KEY: true, TAMPERED_CIPHERTEXT: true, SCOPE_MISMATCH: true, UNSUPPORTED_FORMAT: true, MALFORMED_PAYLOAD: true,
+      PLAINTEXT_REJECTED: true, KMS_UNAVAILABLE: true, KMS_ACCESS_DENIED: true, KEY_RETIRED: true, KEY_SHREDDED: true,
+      KEY_LIMIT_EXCEEDED: true, INVALID_CONFIG: true, KEYRING_ERROR: true,
+    };
+    expect([...ENVELOPE_CODES].sort()).toEqual(Object.keys(all).sort());
   });
 });
