@@ -1,0 +1,291 @@
+"""Data keys by scope for sealing and by wrapped bytes for opening (keys/dek-cache.ts in TypeScript).
+
+KMS is called once per scope per key lifetime rather than once per payload; concurrent misses for
+the same key share one KMS call. Each use gets a copy of the key that the caller wipes, and a
+key's own bytes are wiped when its entry leaves the cache. (Python cannot promise more than that:
+the AEAD libraries and boto3 hold copies of their own that the garbage collector frees unwiped.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, fields
+from typing import Any, Final, Literal, TypeVar, cast
+
+from ..primitives.errors import InvalidConfigError, KeyLimitExceededError, is_envelope_error
+from ..primitives.scope import Scope
+from .provider import KeyObserver, KeyProvider, NullObserver
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class DekCacheLimits:
+    #: How long one data key seals new payloads for a scope before a fresh one is made.
+    max_age_seconds: float = 60 * 60
+    #: Payloads one data key may seal; never above the cipher's own limit.
+    max_payloads_per_key: int = 2**20
+    #: Plaintext bytes one data key may seal (64 GiB).
+    max_bytes_per_key: int = 2**36
+    #: Scopes (workflows) whose sealing keys stay cached.
+    max_entries: int = 10_000
+    #: Unwrapped keys kept for opening, by wrapped bytes.
+    max_decrypt_entries: int = 10_000
+    #: How long an unwrapped key stays cached for opening.
+    decrypt_max_age_seconds: float = 60 * 60
+    #: While KMS is unavailable, keep sealing with a key up to this long past its age (the payload
+    #: and byte limits still hold), so workers keep running through an outage.
+    stale_grace_seconds: float = 15 * 60
+
+
+def validate_limits(limits: DekCacheLimits, cipher_message_limit: int) -> DekCacheLimits:
+    for f in fields(limits):
+        value = getattr(limits, f.name)
+        seconds = f.name.endswith("_seconds")
+        minimum = 0 if f.name == "stale_grace_seconds" else 1
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or value < minimum or (not seconds and not isinstance(value, int)):
+            kind = "a positive number of seconds" if seconds else "a positive whole number"
+            raise InvalidConfigError(f'cache "{f.name}" expected {kind}, got {value!r}')
+    if limits.max_payloads_per_key > cipher_message_limit:
+        raise InvalidConfigError(
+            f'cache "max_payloads_per_key" expected at most {cipher_message_limit} (the cipher\'s safe limit), '
+            f"got {limits.max_payloads_per_key}"
+        )
+    return limits
+
+
+@dataclass(slots=True)
+class _EncryptEntry:
+    key: bytearray
+    wrapped: bytes
+    key_id: str
+    created: float
+    payloads: int = 0
+    nbytes: int = 0
+    #: Set when the entry leaves the cache and its key is wiped; a caller that awaited it must not use it.
+    wiped: bool = False
+
+
+@dataclass(slots=True)
+class _DecryptEntry:
+    key: bytearray
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedDataKey:
+    """A copy of the key for one use: the caller wipes it after sealing, so eviction never races a use."""
+
+    key: bytearray
+    wrapped: bytes
+    key_id: str
+
+
+_EncryptId = tuple[str, str, str | None]
+_DecryptId = tuple[str, str, str | None, bytes]
+_ATTEMPTS: Final = 3
+
+
+def _wipe(buf: bytearray) -> None:
+    buf[:] = bytes(len(buf))
+
+
+class DataKeyCache:
+    def __init__(
+        self,
+        provider: KeyProvider,
+        limits: DekCacheLimits | None = None,
+        *,
+        cipher_message_limit: int = 2**32,
+        clock: Callable[[], float] = time.monotonic,
+        observer: KeyObserver | None = None,
+    ) -> None:
+        self.provider = provider
+        self.limits = validate_limits(limits or DekCacheLimits(), cipher_message_limit)
+        self._clock = clock
+        self._observer: KeyObserver = observer or NullObserver()
+        self._lock = threading.Lock()
+        self._encrypt: OrderedDict[_EncryptId, _EncryptEntry] = OrderedDict()
+        self._decrypt: OrderedDict[_DecryptId, _DecryptEntry] = OrderedDict()
+        self._inflight: dict[tuple[int, object], asyncio.Task[Any]] = {}
+
+    async def lease_for_encrypt(self, scope: Scope, algorithm: str, plaintext_bytes: int) -> LeasedDataKey:
+        """A key to seal one payload of ``plaintext_bytes`` for ``scope``."""
+        eid: _EncryptId = (algorithm, scope.namespace, scope.workflow_id)
+        for _ in range(_ATTEMPTS):
+            cached = self._get_encrypt(eid)
+            if cached is not None and self._fresh(cached) and self._has_room(cached, plaintext_bytes):
+                self._observer.on_cache_hit("encrypt")
+                return self._take(cached, plaintext_bytes)
+            self._observer.on_cache_miss("encrypt")
+            try:
+                entry = await self._coalesce(("encrypt", eid), lambda: self._generate(eid, scope))
+            except Exception as err:
+                # KMS is down: a key past its age but within the grace period and its usage limits
+                # keeps the worker sealing rather than failing every workflow task.
+                if (
+                    cached is not None
+                    and is_envelope_error(err)
+                    and getattr(err, "retryable", False)
+                    and self._within_grace(cached)
+                    and self._has_room(cached, plaintext_bytes)
+                ):
+                    return self._take(cached, plaintext_bytes)
+                raise
+            if self._has_room(entry, plaintext_bytes):
+                return self._take(entry, plaintext_bytes)
+            # Other callers used the new key up between its arrival and us: go round again.
+        where = f"namespace {scope.namespace!r}" if scope.workflow_id is None else f"workflow {scope.workflow_id!r}"
+        raise KeyLimitExceededError(f"data key for {where} reached its usage limit repeatedly; retry")
+
+    async def lease_for_decrypt(self, key_id: str, wrapped: bytes, scope: Scope) -> bytearray:
+        """The unwrapped key for a wrapped DEK, as a copy the caller wipes. Seeded by our own
+        sealing, so a worker reading back its own payloads calls no KMS."""
+        did: _DecryptId = (key_id, scope.namespace, scope.workflow_id, wrapped)
+        cached = self._get_decrypt(did)
+        if cached is not None:
+            self._observer.on_cache_hit("decrypt")
+            return bytearray(cached.key)
+        self._observer.on_cache_miss("decrypt")
+        entry = await self._coalesce(("decrypt", did), lambda: self._unwrap(did, key_id, wrapped, scope))
+        return bytearray(entry.key)
+
+    def clear(self) -> None:
+        """Forget every key (e.g. after a KEK is retired); bytes are wiped."""
+        with self._lock:
+            for e in self._encrypt.values():
+                e.wiped = True
+                _wipe(e.key)
+            for d in self._decrypt.values():
+                _wipe(d.key)
+            self._encrypt.clear()
+            self._decrypt.clear()
+
+    def forget_scope(self, scope: Scope) -> None:
+        """Drop the cached keys of one scope so the next use goes back to the provider."""
+        with self._lock:
+            for eid in [k for k in self._encrypt if k[1] == scope.namespace and k[2] == scope.workflow_id]:
+                entry = self._encrypt.pop(eid)
+                entry.wiped = True
+                _wipe(entry.key)
+            for did in [k for k in self._decrypt if k[1] == scope.namespace and k[2] == scope.workflow_id]:
+                _wipe(self._decrypt.pop(did).key)
+
+    def stats(self) -> dict[str, int]:
+        return {"encrypt_entries": len(self._encrypt), "decrypt_entries": len(self._decrypt)}
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _generate(self, eid: _EncryptId, scope: Scope) -> _EncryptEntry:
+        dk = await self._timed("generate", lambda: self.provider.generate_data_key(scope))
+        try:
+            entry = _EncryptEntry(key=bytearray(dk.plaintext), wrapped=bytes(dk.wrapped), key_id=dk.key_id, created=self._clock())
+        finally:
+            _wipe(dk.plaintext)
+        self._put_encrypt(eid, entry)
+        self._put_decrypt((entry.key_id, scope.namespace, scope.workflow_id, entry.wrapped), _DecryptEntry(bytearray(entry.key), entry.created))
+        return entry
+
+    async def _unwrap(self, did: _DecryptId, key_id: str, wrapped: bytes, scope: Scope) -> _DecryptEntry:
+        key = await self._timed("decrypt", lambda: self.provider.decrypt_data_key(key_id, wrapped, scope))
+        entry = _DecryptEntry(bytearray(key), self._clock())
+        _wipe(key)
+        self._put_decrypt(did, entry)
+        return entry
+
+    def _get_encrypt(self, eid: _EncryptId) -> _EncryptEntry | None:
+        with self._lock:
+            entry = self._encrypt.get(eid)
+            if entry is not None:
+                self._encrypt.move_to_end(eid)
+            return entry
+
+    def _put_encrypt(self, eid: _EncryptId, entry: _EncryptEntry) -> None:
+        with self._lock:
+            old = self._encrypt.pop(eid, None)
+            self._encrypt[eid] = entry
+            evicted = [old] if old is not None else []
+            while len(self._encrypt) > self.limits.max_entries:
+                evicted.append(self._encrypt.popitem(last=False)[1])
+            for e in evicted:
+                e.wiped = True
+                _wipe(e.key)
+
+    def _get_decrypt(self, did: _DecryptId) -> _DecryptEntry | None:
+        with self._lock:
+            entry = self._decrypt.get(did)
+            if entry is None:
+                return None
+            if self._clock() - entry.created >= self.limits.decrypt_max_age_seconds:
+                del self._decrypt[did]
+                _wipe(entry.key)
+                return None
+            self._decrypt.move_to_end(did)
+            return entry
+
+    def _put_decrypt(self, did: _DecryptId, entry: _DecryptEntry) -> None:
+        with self._lock:
+            old = self._decrypt.pop(did, None)
+            self._decrypt[did] = entry
+            evicted = [old] if old is not None else []
+            while len(self._decrypt) > self.limits.max_decrypt_entries:
+                evicted.append(self._decrypt.popitem(last=False)[1])
+            for e in evicted:
+                _wipe(e.key)
+
+    def _fresh(self, entry: _EncryptEntry) -> bool:
+        return (
+            self._clock() - entry.created < self.limits.max_age_seconds
+            and entry.key_id == self.provider.primary_key_id()
+        )
+
+    def _within_grace(self, entry: _EncryptEntry) -> bool:
+        return self._clock() - entry.created < self.limits.max_age_seconds + self.limits.stale_grace_seconds
+
+    def _has_room(self, entry: _EncryptEntry, nbytes: int) -> bool:
+        return (
+            not entry.wiped
+            and entry.payloads < self.limits.max_payloads_per_key
+            and entry.nbytes + nbytes <= self.limits.max_bytes_per_key
+        )
+
+    def _take(self, entry: _EncryptEntry, nbytes: int) -> LeasedDataKey:
+        with self._lock:
+            entry.payloads += 1
+            entry.nbytes += nbytes
+            return LeasedDataKey(key=bytearray(entry.key), wrapped=entry.wrapped, key_id=entry.key_id)
+
+    async def _coalesce(self, key: object, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        # Keyed by event loop too: a codec shared by a client and a worker on different loops must
+        # not await a future that belongs to another loop.
+        loop = asyncio.get_running_loop()
+        slot = (id(loop), key)
+        pending = self._inflight.get(slot)
+        if pending is None:
+            task = loop.create_task(make())
+            self._inflight[slot] = task
+            task.add_done_callback(lambda t: self._settled(slot, t))
+            pending = task
+        # shield: a caller cancelled while waiting must not cancel the KMS call others wait for.
+        return cast(T, await asyncio.shield(pending))
+
+    def _settled(self, slot: tuple[int, object], task: asyncio.Task[Any]) -> None:
+        self._inflight.pop(slot, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here so an unawaited failure is not reported as lost
+
+    async def _timed(self, op: Literal["generate", "decrypt"], call: Callable[[], Awaitable[T]]) -> T:
+        start = time.perf_counter()
+        try:
+            out = await call()
+        except BaseException:
+            self._observer.on_kms_call(op, self.provider.name, "error", time.perf_counter() - start)
+            raise
+        self._observer.on_kms_call(op, self.provider.name, "ok", time.perf_counter() - start)
+        return out
