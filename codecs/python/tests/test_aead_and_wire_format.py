@@ -69,7 +69,7 @@ def test_additional_data_layout_is_pinned() -> None:
 
 
 def sealed_payload(header: EnvelopeHeader = HEADER) -> Payload:
-    return Payload(metadata=seal_template(header).metadata, data=b"\0" * 40)
+    return seal_template(header).payload(b"\0" * 40)
 
 
 def test_the_header_parses_back_and_the_aad_from_bytes_agrees() -> None:

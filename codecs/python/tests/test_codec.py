@@ -28,7 +28,6 @@ from temporal_envelope.primitives import (
     UnsupportedFormatError,
     make_scope,
     seal_template,
-    seal_with_random_nonce,
 )
 
 RING = LocalKeyring.from_document(new_keyring_document())
@@ -162,9 +161,8 @@ async def test_a_deflate_bomb_is_refused_not_expanded() -> None:
     bomb = deflater.compress(b"\0" * (65 * 1024 * 1024)) + deflater.flush()
     scope = make_scope("default")
     lease = await codec.keys.lease_for_encrypt(scope, "AES-256-GCM", len(bomb))
-    header = EnvelopeHeader("AES-256-GCM", lease.key_id, scope, lease.wrapped, "deflate")
-    template = seal_template(header)
-    sealed = Payload(metadata=template.metadata, data=seal_with_random_nonce("AES-256-GCM", lease.key, bomb, template.aad))
+    template = seal_template(EnvelopeHeader("AES-256-GCM", lease.key_id, scope, lease.wrapped, "deflate"))
+    sealed = template.payload(lease.cipher.seal(bomb, template.aad))
     with pytest.raises(MalformedPayloadError, match="inflates past"):
         await codec.decode([sealed])
 

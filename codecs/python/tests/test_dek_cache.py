@@ -65,7 +65,8 @@ async def test_ten_thousand_payloads_in_a_hundred_workflows_make_a_hundred_kms_c
     for i in range(10_000):
         scope = make_scope("default", f"wf-{i % 100}")
         lease = await cache.lease_for_encrypt(scope, "AES-256-GCM", 1024)
-        assert (await cache.lease_for_decrypt(lease.key_id, lease.wrapped, scope)) == lease.key
+        box = lease.cipher.seal(b"payload", b"aad")
+        assert (await cache.lease_for_decrypt(lease.key_id, lease.wrapped, scope, "AES-256-GCM")).open(box, b"aad") == b"payload"
     assert provider.generate_calls == 100
     assert provider.decrypt_calls == 0  # reading back our own payloads needs no KMS
 
@@ -74,20 +75,25 @@ async def test_concurrent_misses_share_one_kms_call() -> None:
     cache, provider, _ = setup(delay=0.05)
     leases = await asyncio.gather(*(cache.lease_for_encrypt(WF, "AES-256-GCM", 10) for _ in range(50)))
     assert provider.generate_calls == 1
-    assert len({bytes(l.key) for l in leases}) == 1
+    assert len({id(l.cipher) for l in leases}) == 1
     reader, rprov, _ = setup(delay=0.05)
     rprov.inner = provider.inner
-    keys = await asyncio.gather(*(reader.lease_for_decrypt(leases[0].key_id, leases[0].wrapped, WF) for _ in range(50)))
-    assert rprov.decrypt_calls == 1 and all(k == leases[0].key for k in keys)
+    keys = await asyncio.gather(*(reader.lease_for_decrypt(leases[0].key_id, leases[0].wrapped, WF, "AES-256-GCM") for _ in range(50)))
+    assert rprov.decrypt_calls == 1
+    box = leases[0].cipher.seal(b"x", b"")
+    assert all(k.open(box, b"") == b"x" for k in keys)
 
 
-async def test_each_lease_is_a_copy_and_the_providers_plaintext_is_wiped() -> None:
-    cache, provider, _ = setup()
-    a = await cache.lease_for_encrypt(WF, "AES-256-GCM", 10)
-    a.key[:] = bytes(32)  # a caller wiping its copy does not touch the cache
-    b = await cache.lease_for_encrypt(WF, "AES-256-GCM", 10)
-    assert b.key != bytes(32)
+async def test_the_providers_plaintext_is_wiped_and_a_lease_outlives_eviction() -> None:
+    cache, provider, _ = setup(DekCacheLimits(max_entries=1, max_decrypt_entries=1))
+    assert (await cache.lease_for_encrypt(WF, "AES-256-GCM", 10)) is not None
     assert provider.generated[0].plaintext == bytearray(32)
+    held = await cache.lease_for_encrypt(WF, "AES-256-GCM", 10)
+    await cache.lease_for_encrypt(make_scope("default", "wf-2"), "AES-256-GCM", 10)  # evicts WF's key
+    assert cache.stats()["encrypt_entries"] == 1
+    box = held.cipher.seal(b"still sealing", b"")  # the prepared key never sees the wiped bytes
+    opener = await cache.lease_for_decrypt(held.key_id, held.wrapped, WF, "AES-256-GCM")  # unwrapped again
+    assert opener.open(box, b"") == b"still sealing" and provider.decrypt_calls == 1
 
 
 async def test_a_key_is_renewed_by_age_payload_count_bytes_and_rotation() -> None:
@@ -120,11 +126,11 @@ async def test_decrypt_entries_expire_after_their_age() -> None:
     writer, _, _ = setup()
     writer.provider = provider  # same keyring
     lease = await writer.lease_for_encrypt(WF, "AES-256-GCM", 1)
-    await cache.lease_for_decrypt(lease.key_id, lease.wrapped, WF)
-    await cache.lease_for_decrypt(lease.key_id, lease.wrapped, WF)
+    await cache.lease_for_decrypt(lease.key_id, lease.wrapped, WF, "AES-256-GCM")
+    await cache.lease_for_decrypt(lease.key_id, lease.wrapped, WF, "XCHACHA20-POLY1305")
     assert provider.decrypt_calls == 1
     clock.now += 3600
-    await cache.lease_for_decrypt(lease.key_id, lease.wrapped, WF)
+    await cache.lease_for_decrypt(lease.key_id, lease.wrapped, WF, "AES-256-GCM")
     assert provider.decrypt_calls == 2
 
 
@@ -133,13 +139,13 @@ async def test_a_kms_outage_keeps_sealing_with_the_stale_key_for_the_grace_perio
     lease = await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)
     provider.fail = KmsUnavailableError("KMS GenerateDataKey with k failed and may succeed later: ThrottlingException")
     clock.now += 3600 + 60  # past its age, within the 15-minute grace
-    assert (await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)).key == lease.key
+    assert (await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)).wrapped == lease.wrapped
     clock.now += 900
     with pytest.raises(KmsUnavailableError) as caught:
         await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)
     assert caught.value.retryable
     provider.fail = None  # KMS is back: a fresh key
-    assert (await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)).key != lease.key
+    assert (await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)).wrapped != lease.wrapped
 
 
 async def test_a_permanent_kms_refusal_is_not_papered_over() -> None:

@@ -50,6 +50,10 @@ def _kms_ring(key_id: str, endpoint: str, region: str) -> AwsKmsKeyring:
     return AwsKmsKeyring([AwsKmsKey(key_id)], region=region, endpoint=endpoint, credentials=credentials, max_attempts=1)
 
 
+def _b64(data: bytes | bytearray) -> str:
+    return base64.b64encode(bytes(data)).decode()
+
+
 def _now() -> str:
     now = datetime.now(timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
@@ -82,15 +86,15 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
         providers["aws-kms"] = _kms_ring(kms_key, kms_endpoint, region)
     big = _json_payload({"note": "repetitive text compresses well " * 64})
     cases: list[_Case] = []
-    for provider in providers:
-        p = "" if provider == "local" else " (KMS)"
+    for provider_name in providers:
+        p = "" if provider_name == "local" else " (KMS)"
         cases += [
-            _Case(f"aes-gcm workflow scope{p}", provider, "AES-256-GCM", False, "default", "grant-42", _json_payload({"token": "dlg_test_only", "email": "ada@example.com"}), {"namespace": "default", "workflowId": "grant-42"}),
-            _Case(f"aes-gcm namespace scope{p}", provider, "AES-256-GCM", False, "tenant-a", None, _json_payload("approve")),
-            _Case(f"xchacha workflow scope{p}", provider, "XCHACHA20-POLY1305", False, "default", "grant-43", _json_payload([1, 2, 3])),
-            _Case(f"xchacha namespace scope{p}", provider, "XCHACHA20-POLY1305", False, "tenant-b", None, _json_payload({"n": 1})),
-            _Case(f"aes-gcm deflate{p}", provider, "AES-256-GCM", "deflate", "default", "grant-44", big),
-            _Case(f"xchacha deflate{p}", provider, "XCHACHA20-POLY1305", "deflate", "default", "grant-45", big),
+            _Case(f"aes-gcm workflow scope{p}", provider_name, "AES-256-GCM", False, "default", "grant-42", _json_payload({"token": "dlg_test_only", "email": "ada@example.com"}), {"namespace": "default", "workflowId": "grant-42"}),
+            _Case(f"aes-gcm namespace scope{p}", provider_name, "AES-256-GCM", False, "tenant-a", None, _json_payload("approve")),
+            _Case(f"xchacha workflow scope{p}", provider_name, "XCHACHA20-POLY1305", False, "default", "grant-43", _json_payload([1, 2, 3])),
+            _Case(f"xchacha namespace scope{p}", provider_name, "XCHACHA20-POLY1305", False, "tenant-b", None, _json_payload({"n": 1})),
+            _Case(f"aes-gcm deflate{p}", provider_name, "AES-256-GCM", "deflate", "default", "grant-44", big),
+            _Case(f"xchacha deflate{p}", provider_name, "XCHACHA20-POLY1305", "deflate", "default", "grant-45", big),
         ]
     cases.append(_Case("empty data, unicode workflow id", "local", "AES-256-GCM", False, "default", "wf-ünïcødé-✓-😀", Payload(metadata={"encoding": b"binary/null"})))
     cases.append(
@@ -138,10 +142,9 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
     flipped[-1] ^= 0x01
     wrapped = bytearray(base64.b64decode(first["metadata"]["envelope-dek"]))
     wrapped[20] ^= 0x80
-    b64 = lambda b: base64.b64encode(bytes(b)).decode()  # noqa: E731
     invalid: list[dict[str, Any]] = [
-        {"name": "last tag bit flipped", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": {"metadata": first["metadata"], "data": b64(flipped)}},
-        {"name": "truncated to 10 bytes", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": {"metadata": first["metadata"], "data": b64(data[:10])}},
+        {"name": "last tag bit flipped", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": {"metadata": first["metadata"], "data": _b64(flipped)}},
+        {"name": "truncated to 10 bytes", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": {"metadata": first["metadata"], "data": _b64(data[:10])}},
         {"name": "workflow id swapped in the header", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-workflow-id", b"grant-666")},
         {"name": "workflow id removed from the header", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-workflow-id", None)},
         {"name": "namespace swapped in the header", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-namespace", b"other")},
@@ -160,7 +163,7 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
         kw = bytearray(base64.b64decode(kd["metadata"]["envelope-dek"]))
         kw[-5] ^= 0x01
         invalid.append(
-            {"name": "KMS-wrapped DEK altered", "code": "TAMPERED_CIPHERTEXT", "provider": "aws-kms", "sealed": {"metadata": {**kd["metadata"], "envelope-dek": b64(kw)}, "data": kd["data"]}}
+            {"name": "KMS-wrapped DEK altered", "code": "TAMPERED_CIPHERTEXT", "provider": "aws-kms", "sealed": {"metadata": {**kd["metadata"], "envelope-dek": _b64(kw)}, "data": kd["data"]}}
         )
     doc: dict[str, Any] = {
         "format": FORMAT,
@@ -175,8 +178,8 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    for p in providers.values():
-        p.close()
+    for provider in providers.values():
+        provider.close()
 
 
 def _context_of(open_in: dict[str, Any] | None) -> SerializationContext | None:

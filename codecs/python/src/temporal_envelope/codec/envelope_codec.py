@@ -13,7 +13,6 @@ namespace. Bytes: primitives/wire_format.py; rules: docs/wire-format.md.
 
 from __future__ import annotations
 
-import copy
 import os
 import zlib
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from typing_extensions import Self
 from ..keys.dek_cache import DataKeyCache, DekCacheLimits
 from ..keys.provider import KeyObserver, KeyProvider
 from ..keys.provider_set import ProviderSet
-from ..primitives.aead import AeadAlgorithm, RandomSource, aead_suite, is_aead_algorithm, open_sealed, seal_with_random_nonce
+from ..primitives.aead import AeadAlgorithm, RandomSource, aead_suite, is_aead_algorithm
 from ..primitives.errors import (
     InvalidConfigError,
     MalformedPayloadError,
@@ -42,13 +41,12 @@ from ..primitives.errors import (
 )
 from ..primitives.scope import Scope, check_scope, make_scope
 from ..primitives.wire_format import (
+    ENCODING_BYTES,
+    META_ENCODING,
+    META_VERSION,
     Compression,
-    EnvelopeHeader,
-    additional_data_of,
-    is_encrypted_encoding,
-    is_envelope_payload,
-    parse_header,
-    seal_template,
+    parsed_header,
+    template_for,
 )
 
 #: A sealed payload never inflates past this (a deflate bomb is refused, not expanded).
@@ -148,6 +146,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             random=random,
         )
         self._context: SerializationContext | None = None
+        self._scopes: tuple[Scope, Scope | None] | None = None
 
     @property
     def keys(self) -> DataKeyCache:
@@ -161,8 +160,11 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     def with_context(self, context: SerializationContext) -> Self:
         """A copy bound to ``context`` that shares this codec's keys and cache (temporalio calls this
         for every workflow, activity and client operation)."""
-        bound = copy.copy(self)
+        # The SDK binds a codec once per operation: a plain attribute copy, not copy.copy's protocol.
+        bound = object.__new__(type(self))
+        bound.__dict__.update(self.__dict__)
         bound._context = context
+        bound._scopes = None
         return bound
 
     # -- PayloadCodec ----------------------------------------------------------------------------
@@ -183,22 +185,25 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
 
     def sealing_scope(self) -> Scope:
         """The scope this codec seals to: the context's workflow, else the namespace."""
-        ns, wf = self._context_fields()
-        return make_scope(ns or self._shared.default_namespace, wf or None)
+        return self._scopes_of_context()[0]
 
     def expected_scope(self) -> Scope | None:
         """The scope a payload must match to open here; None without a context (no check)."""
-        if not isinstance(self._context, (WorkflowSerializationContext, ActivitySerializationContext)):
-            return None
-        return self.sealing_scope()
+        return self._scopes_of_context()[1]
 
-    def _context_fields(self) -> tuple[str | None, str | None]:
-        ctx = self._context
-        if isinstance(ctx, (WorkflowSerializationContext, ActivitySerializationContext)):
-            # An activity without a workflow (standalone) gets "" or None: the namespace scope.
-            return ctx.namespace, ctx.workflow_id
-        # No context, or one without a namespace (Nexus): the default namespace, no workflow.
-        return None, None
+    def _scopes_of_context(self) -> tuple[Scope, Scope | None]:
+        # Worked out on first use rather than in with_context, so an id the wire cannot carry
+        # fails the codec call (a typed MALFORMED_PAYLOAD) and not the SDK's context plumbing.
+        if self._scopes is None:
+            ctx = self._context
+            if isinstance(ctx, (WorkflowSerializationContext, ActivitySerializationContext)):
+                # An activity without a workflow (standalone) has "" or None: the namespace scope.
+                scope = make_scope(ctx.namespace or self._shared.default_namespace, ctx.workflow_id or None)
+                self._scopes = (scope, scope)
+            else:
+                # No context, or one without a namespace (Nexus): the default namespace, no check.
+                self._scopes = (make_scope(self._shared.default_namespace), None)
+        return self._scopes
 
     # -- sealing and opening ---------------------------------------------------------------------
 
@@ -217,32 +222,25 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
                 plaintext = deflated
                 compression = s.compression
         lease = await s.cache.lease_for_encrypt(scope, s.algorithm, len(plaintext))
-        try:
-            header = EnvelopeHeader(s.algorithm, lease.key_id, scope, lease.wrapped, compression)
-            template = seal_template(header)
-            box = seal_with_random_nonce(s.algorithm, lease.key, plaintext, template.aad, s.random)
-        finally:
-            lease.key[:] = bytes(len(lease.key))
-        return Payload(metadata=template.metadata, data=box)
+        template = template_for(s.algorithm, lease.key_id, scope, lease.wrapped, compression)
+        return template.payload(lease.cipher.seal(plaintext, template.aad, s.random))
 
     async def _open_one(self, payload: Payload, expected: Scope | None) -> Payload:
         s = self._shared
-        if not is_encrypted_encoding(payload):
+        meta = payload.metadata
+        if meta.get(META_ENCODING) != ENCODING_BYTES:
             if s.require_encryption:
                 raise PlaintextRejectedError("payload is not encrypted and this codec requires encryption")
             return payload
-        if not is_envelope_payload(payload):
+        if META_VERSION not in meta:
             raise UnsupportedFormatError(
                 "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)"
             )
-        header, box = parse_header(payload)
+        header, aad = parsed_header(payload)
         if expected is not None:
             check_scope(header.scope, expected, accept_namespace_scoped=s.accept_namespace_scoped, schedule_runs=s.schedule_runs)
-        key = await s.cache.lease_for_decrypt(header.key_id, header.wrapped_dek, header.scope)
-        try:
-            plaintext = open_sealed(header.algorithm, key, box, additional_data_of(payload))
-        finally:
-            key[:] = bytes(len(key))
+        key = await s.cache.lease_for_decrypt(header.key_id, header.wrapped_dek, header.scope, header.algorithm)
+        plaintext = key.open(payload.data, aad)
         if header.compression == "deflate":
             plaintext = _inflate(plaintext)
         opened = Payload()

@@ -19,6 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final, Protocol, TypeVar
 
 from ..primitives.errors import (
@@ -237,7 +238,7 @@ class AwsKmsKeyring:
         for k in self._keys:
             created: str | None = None
             try:
-                out = await self._call("DescribeKey", k, lambda c, k=k: c.describe_key(KeyId=k.key_id))
+                out = await self._call("DescribeKey", k, partial(_describe, key_id=k.key_id))
                 date = out.get("KeyMetadata", {}).get("CreationDate")
                 created = date.isoformat() if date is not None else None
             except EnvelopeError:
@@ -247,7 +248,7 @@ class AwsKmsKeyring:
 
     async def check_ready(self) -> None:
         key = self._keys[0]
-        out = await self._call("DescribeKey", key, lambda c: c.describe_key(KeyId=key.key_id))
+        out = await self._call("DescribeKey", key, partial(_describe, key_id=key.key_id))
         state = out.get("KeyMetadata", {}).get("KeyState")
         if state is not None and state != "Enabled":
             raise KmsAccessDeniedError(f"KMS key {key.key_id} is {state}")
@@ -334,6 +335,10 @@ def map_kms_error(err: BaseException, op: str, key_id: str) -> EnvelopeError:
         return KmsUnavailableError(f"{where} failed: {code}{http}", cause=err)
     # botocore's connection errors (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, …)
     return KmsUnavailableError(f"{where} failed and may succeed later: {type(err).__name__}", cause=err)
+
+
+def _describe(client: KmsClient, key_id: str) -> dict[str, Any]:
+    return client.describe_key(KeyId=key_id)
 
 
 def _keys_of(doc: dict[str, Any]) -> list[AwsKmsKey]:

@@ -1,9 +1,11 @@
 """Data keys by scope for sealing and by wrapped bytes for opening (keys/dek-cache.ts in TypeScript).
 
 KMS is called once per scope per key lifetime rather than once per payload; concurrent misses for
-the same key share one KMS call. Each use gets a copy of the key that the caller wipes, and a
-key's own bytes are wiped when its entry leaves the cache. (Python cannot promise more than that:
-the AEAD libraries and boto3 hold copies of their own that the garbage collector frees unwiped.)
+the same key share one KMS call. Each entry owns its key in a bytearray, wiped when the entry leaves
+the cache, and the AEAD key prepared from it once (primitives/aead.py AeadKey), which callers use
+and which is dropped with the entry. A caller holding a prepared key across an eviction keeps a
+working key: it never sees wiped bytes. (Python cannot promise more than that: boto3's responses
+and PyNaCl's ``bytes`` copies are freed unwiped by the garbage collector; see README, key hygiene.)
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, fields
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import Any, Final, Literal, NamedTuple, TypeVar, cast
 
+from ..primitives.aead import AeadKey, prepare_key
 from ..primitives.errors import InvalidConfigError, KeyLimitExceededError, is_envelope_error
 from ..primitives.scope import Scope
 from .provider import KeyObserver, KeyProvider, NullObserver
@@ -63,6 +66,7 @@ def validate_limits(limits: DekCacheLimits, cipher_message_limit: int) -> DekCac
 @dataclass(slots=True)
 class _EncryptEntry:
     key: bytearray
+    cipher: AeadKey
     wrapped: bytes
     key_id: str
     created: float
@@ -76,13 +80,15 @@ class _EncryptEntry:
 class _DecryptEntry:
     key: bytearray
     created: float
+    #: Prepared per algorithm on first use (a payload's header names its algorithm).
+    ciphers: dict[str, AeadKey]
+    wiped: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class LeasedDataKey:
-    """A copy of the key for one use: the caller wipes it after sealing, so eviction never races a use."""
+class LeasedDataKey(NamedTuple):
+    """The key to seal one payload with, as the wrapped DEK and KEK id that go in its header."""
 
-    key: bytearray
+    cipher: AeadKey
     wrapped: bytes
     key_id: str
 
@@ -94,6 +100,12 @@ _ATTEMPTS: Final = 3
 
 def _wipe(buf: bytearray) -> None:
     buf[:] = bytes(len(buf))
+
+
+def _wipe_decrypt(entry: _DecryptEntry) -> None:
+    entry.wiped = True
+    _wipe(entry.key)
+    entry.ciphers.clear()
 
 
 class DataKeyCache:
@@ -125,7 +137,7 @@ class DataKeyCache:
                 return self._take(cached, plaintext_bytes)
             self._observer.on_cache_miss("encrypt")
             try:
-                entry = await self._coalesce(("encrypt", eid), lambda: self._generate(eid, scope))
+                entry = await self._coalesce(("encrypt", eid), lambda: self._generate(eid, scope, algorithm))
             except Exception as err:
                 # KMS is down: a key past its age but within the grace period and its usage limits
                 # keeps the worker sealing rather than failing every workflow task.
@@ -144,17 +156,25 @@ class DataKeyCache:
         where = f"namespace {scope.namespace!r}" if scope.workflow_id is None else f"workflow {scope.workflow_id!r}"
         raise KeyLimitExceededError(f"data key for {where} reached its usage limit repeatedly; retry")
 
-    async def lease_for_decrypt(self, key_id: str, wrapped: bytes, scope: Scope) -> bytearray:
-        """The unwrapped key for a wrapped DEK, as a copy the caller wipes. Seeded by our own
+    async def lease_for_decrypt(self, key_id: str, wrapped: bytes, scope: Scope, algorithm: str) -> AeadKey:
+        """The unwrapped key for a wrapped DEK, prepared for ``algorithm``. Seeded by our own
         sealing, so a worker reading back its own payloads calls no KMS."""
         did: _DecryptId = (key_id, scope.namespace, scope.workflow_id, wrapped)
-        cached = self._get_decrypt(did)
-        if cached is not None:
-            self._observer.on_cache_hit("decrypt")
-            return bytearray(cached.key)
-        self._observer.on_cache_miss("decrypt")
-        entry = await self._coalesce(("decrypt", did), lambda: self._unwrap(did, key_id, wrapped, scope))
-        return bytearray(entry.key)
+        for _ in range(_ATTEMPTS):
+            entry = self._get_decrypt(did)
+            if entry is not None:
+                self._observer.on_cache_hit("decrypt")
+            else:
+                self._observer.on_cache_miss("decrypt")
+                entry = await self._coalesce(("decrypt", did), lambda: self._unwrap(did, key_id, wrapped, scope))
+            with self._lock:
+                cipher = entry.ciphers.get(algorithm)
+                if cipher is None and not entry.wiped:
+                    cipher = entry.ciphers[algorithm] = prepare_key(algorithm, entry.key)
+            if cipher is not None:
+                return cipher
+            # Evicted (by another thread) between the lookup and here: look it up again.
+        raise KeyLimitExceededError(f"data key {key_id!r} left the cache repeatedly while in use; retry")
 
     def clear(self) -> None:
         """Forget every key (e.g. after a KEK is retired); bytes are wiped."""
@@ -163,7 +183,7 @@ class DataKeyCache:
                 e.wiped = True
                 _wipe(e.key)
             for d in self._decrypt.values():
-                _wipe(d.key)
+                _wipe_decrypt(d)
             self._encrypt.clear()
             self._decrypt.clear()
 
@@ -175,26 +195,29 @@ class DataKeyCache:
                 entry.wiped = True
                 _wipe(entry.key)
             for did in [k for k in self._decrypt if k[1] == scope.namespace and k[2] == scope.workflow_id]:
-                _wipe(self._decrypt.pop(did).key)
+                _wipe_decrypt(self._decrypt.pop(did))
 
     def stats(self) -> dict[str, int]:
         return {"encrypt_entries": len(self._encrypt), "decrypt_entries": len(self._decrypt)}
 
     # -- internals -------------------------------------------------------------------------------
 
-    async def _generate(self, eid: _EncryptId, scope: Scope) -> _EncryptEntry:
+    async def _generate(self, eid: _EncryptId, scope: Scope, algorithm: str) -> _EncryptEntry:
         dk = await self._timed("generate", lambda: self.provider.generate_data_key(scope))
         try:
-            entry = _EncryptEntry(key=bytearray(dk.plaintext), wrapped=bytes(dk.wrapped), key_id=dk.key_id, created=self._clock())
+            key = bytearray(dk.plaintext)
+            cipher = prepare_key(algorithm, key)
+            entry = _EncryptEntry(key=key, cipher=cipher, wrapped=bytes(dk.wrapped), key_id=dk.key_id, created=self._clock())
         finally:
             _wipe(dk.plaintext)
         self._put_encrypt(eid, entry)
-        self._put_decrypt((entry.key_id, scope.namespace, scope.workflow_id, entry.wrapped), _DecryptEntry(bytearray(entry.key), entry.created))
+        did = (entry.key_id, scope.namespace, scope.workflow_id, entry.wrapped)
+        self._put_decrypt(did, _DecryptEntry(bytearray(key), entry.created, {algorithm: cipher}))
         return entry
 
     async def _unwrap(self, did: _DecryptId, key_id: str, wrapped: bytes, scope: Scope) -> _DecryptEntry:
         key = await self._timed("decrypt", lambda: self.provider.decrypt_data_key(key_id, wrapped, scope))
-        entry = _DecryptEntry(bytearray(key), self._clock())
+        entry = _DecryptEntry(bytearray(key), self._clock(), {})
         _wipe(key)
         self._put_decrypt(did, entry)
         return entry
@@ -224,7 +247,7 @@ class DataKeyCache:
                 return None
             if self._clock() - entry.created >= self.limits.decrypt_max_age_seconds:
                 del self._decrypt[did]
-                _wipe(entry.key)
+                _wipe_decrypt(entry)
                 return None
             self._decrypt.move_to_end(did)
             return entry
@@ -237,7 +260,7 @@ class DataKeyCache:
             while len(self._decrypt) > self.limits.max_decrypt_entries:
                 evicted.append(self._decrypt.popitem(last=False)[1])
             for e in evicted:
-                _wipe(e.key)
+                _wipe_decrypt(e)
 
     def _fresh(self, entry: _EncryptEntry) -> bool:
         return (
@@ -259,7 +282,7 @@ class DataKeyCache:
         with self._lock:
             entry.payloads += 1
             entry.nbytes += nbytes
-            return LeasedDataKey(key=bytearray(entry.key), wrapped=entry.wrapped, key_id=entry.key_id)
+            return LeasedDataKey(entry.cipher, entry.wrapped, entry.key_id)
 
     async def _coalesce(self, key: object, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         # Keyed by event loop too: a codec shared by a client and a worker on different loops must

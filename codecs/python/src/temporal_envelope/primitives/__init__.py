@@ -4,11 +4,13 @@ from .aead import (
     AEAD_ALGORITHMS,
     KEY_BYTES,
     AeadAlgorithm,
+    AeadKey,
     AeadSuite,
     RandomSource,
     aead_suite,
     is_aead_algorithm,
     open_sealed,
+    prepare_key,
     seal_with_random_nonce,
 )
 from .errors import (
@@ -41,9 +43,12 @@ from .wire_format import (
     additional_data_of,
     is_encrypted_encoding,
     is_envelope_payload,
+    SealTemplate,
     parse_header,
+    parsed_header,
     peek_scope,
     seal_template,
+    template_for,
 )
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_BYTES",
     "AeadAlgorithm",
+    "AeadKey",
     "AeadSuite",
     "Compression",
     "EnvelopeError",
@@ -68,6 +74,7 @@ __all__ = [
     "MalformedPayloadError",
     "PlaintextRejectedError",
     "RandomSource",
+    "SealTemplate",
     "Scope",
     "ScopeMismatchError",
     "TamperedCiphertextError",
@@ -86,9 +93,12 @@ __all__ = [
     "make_scope",
     "open_sealed",
     "parse_header",
+    "parsed_header",
     "peek_scope",
+    "prepare_key",
     "scope_key",
     "scope_to_encryption_context",
     "seal_template",
     "seal_with_random_nonce",
+    "template_for",
 ]

@@ -126,31 +126,75 @@ def sealed_metadata(header: EnvelopeHeader) -> dict[str, bytes]:
     return metadata
 
 
-@dataclass(frozen=True, slots=True)
 class SealTemplate:
-    aad: bytes
-    metadata: dict[str, bytes]
+    """Additional data and a metadata-only Payload to copy, for every payload sealed under one header."""
+
+    __slots__ = ("aad", "prototype")
+
+    def __init__(self, aad: bytes, prototype: Payload) -> None:
+        self.aad = aad
+        self.prototype = prototype
+
+    def payload(self, box: bytes) -> Payload:
+        # CopyFrom of a ready message is a C-level copy, ~4x faster than building the metadata map.
+        out = Payload()
+        out.CopyFrom(self.prototype)
+        out.data = box
+        return out
 
 
-# One data key seals many payloads under the same header: its additional data and metadata are
-# computed once and shared. Keyed by the header itself (the wrapped key is in it, and a bytes
-# object caches its hash, so a lookup costs little); cleared when full rather than tracked per key.
-_TEMPLATES: dict[EnvelopeHeader, SealTemplate] = {}
-_TEMPLATES_MAX: Final = 4096
-_TEMPLATES_LOCK = threading.Lock()
+# One data key seals many payloads under the same header, and a worker reads back many payloads
+# sealed under the same header: additional data, metadata and the parsed header are computed once
+# and shared. Keyed by the exact field values (bytes and str cache their hashes); cleared when full
+# rather than tracked per key, so hostile input can cost recomputation but not memory.
+_TEMPLATES: dict[tuple[str, str, str, str | None, bytes, str | None], SealTemplate] = {}
+_PARSED: dict[tuple[bytes | None, ...], tuple[EnvelopeHeader, bytes]] = {}
+_MEMO_MAX: Final = 1024
+_MEMO_LOCK = threading.Lock()
+
+
+def template_for(
+    algorithm: AeadAlgorithm, key_id: str, scope: Scope, wrapped_dek: bytes, compression: Compression | None
+) -> SealTemplate:
+    """Additional data and metadata for sealing under this header, memoised per data key."""
+    memo_key = (algorithm, key_id, scope.namespace, scope.workflow_id, wrapped_dek, compression)
+    template = _TEMPLATES.get(memo_key)
+    if template is None:
+        header = EnvelopeHeader(algorithm, key_id, scope, wrapped_dek, compression)
+        template = SealTemplate(additional_data(header), Payload(metadata=sealed_metadata(header)))
+        with _MEMO_LOCK:
+            if len(_TEMPLATES) >= _MEMO_MAX:
+                _TEMPLATES.clear()
+            _TEMPLATES[memo_key] = template
+    return template
 
 
 def seal_template(header: EnvelopeHeader) -> SealTemplate:
-    """Additional data and metadata for sealing under ``header``, memoised per data key."""
-    template = _TEMPLATES.get(header)
-    if template is not None:
-        return template
-    template = SealTemplate(additional_data(header), sealed_metadata(header))
-    with _TEMPLATES_LOCK:
-        if len(_TEMPLATES) >= _TEMPLATES_MAX:
-            _TEMPLATES.clear()
-        _TEMPLATES[header] = template
-    return template
+    return template_for(header.algorithm, header.key_id, header.scope, header.wrapped_dek, header.compression)
+
+
+def parsed_header(payload: Payload) -> tuple[EnvelopeHeader, bytes]:
+    """parse_header's header and additional_data_of's bytes, memoised by the metadata's exact bytes
+    (only for headers that parsed: a malformed one raises every time)."""
+    get = payload.metadata.get
+    memo_key = (
+        get(META_VERSION),
+        get(META_ALGORITHM),
+        get(META_KEY_ID),
+        get(META_NAMESPACE),
+        get(META_WORKFLOW_ID),
+        get(META_WRAPPED_DEK),
+        get(META_COMPRESSION),
+    )
+    hit = _PARSED.get(memo_key)
+    if hit is None:
+        header, _ = parse_header(payload)
+        hit = (header, additional_data_of(payload))
+        with _MEMO_LOCK:
+            if len(_PARSED) >= _MEMO_MAX:
+                _PARSED.clear()
+            _PARSED[memo_key] = hit
+    return hit
 
 
 def is_encrypted_encoding(payload: Payload) -> bool:
