@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import subprocess
 import uuid
@@ -116,7 +117,10 @@ async def test_history_holds_no_plaintext_and_every_payload_is_sealed_to_its_wor
     assert any(".memo." in where for where, _ in found) and any(".header." in where for where, _ in found)
 
 
-async def test_require_encryption_refuses_a_plaintext_signal(dev_server: DevServer, keyring_file: Path) -> None:
+async def test_require_encryption_refuses_a_plaintext_signal(
+    dev_server: DevServer, keyring_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     codec = EnvelopeCodec(LocalKeyring.open(str(keyring_file)), require_encryption=True)
     injected = canary()
     async with running(dev_server, codec) as (client, queue):
@@ -133,6 +137,8 @@ async def test_require_encryption_refuses_a_plaintext_signal(dev_server: DevServ
         events = await raw_history(attacker, wf_id)
         assert not any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED for e in events)
         await handle.terminate("test over")
+    # The worker logged the refused task (the SDK logs activation failures), never the payload.
+    assert "PLAINTEXT_REJECTED" in caplog.text and injected not in caplog.text
 
 
 async def test_a_keyring_rotation_reaches_the_running_worker(dev_server: DevServer, keyring_file: Path) -> None:
