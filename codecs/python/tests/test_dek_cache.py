@@ -9,6 +9,7 @@ import pytest
 
 from support.providers import ScriptedProvider
 from temporal_envelope.keys import DataKeyCache, DekCacheLimits, LocalKeyring, new_keyring_document
+from temporal_envelope.keys.dek_cache import KMS_RETRY_SECONDS
 from temporal_envelope.primitives import (
     InvalidConfigError,
     KmsAccessDeniedError,
@@ -146,6 +147,23 @@ async def test_a_kms_outage_keeps_sealing_with_the_stale_key_for_the_grace_perio
     assert caught.value.retryable
     provider.fail = None  # KMS is back: a fresh key
     assert (await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)).wrapped != lease.wrapped
+
+
+async def test_during_an_outage_a_burst_of_payloads_asks_kms_once_per_retry_window() -> None:
+    cache, provider, clock = setup()
+    await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)
+    provider.fail = KmsUnavailableError("KMS GenerateDataKey with k timed out after 9 s")
+    clock.now += 3601
+    for _ in range(100):
+        await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)
+    assert provider.generate_calls == 2  # the first key, then one failed renewal for 100 payloads
+    clock.now += KMS_RETRY_SECONDS
+    await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)
+    assert provider.generate_calls == 3
+    provider.fail = None
+    clock.now += KMS_RETRY_SECONDS
+    fresh = await cache.lease_for_encrypt(WF, "AES-256-GCM", 1)
+    assert provider.generate_calls == 4 and fresh.wrapped == provider.generated[-1].wrapped
 
 
 async def test_a_permanent_kms_refusal_is_not_papered_over() -> None:

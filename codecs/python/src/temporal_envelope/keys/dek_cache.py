@@ -74,6 +74,8 @@ class _EncryptEntry:
     nbytes: int = 0
     #: Set when the entry leaves the cache and its key is wiped; a caller that awaited it must not use it.
     wiped: bool = False
+    #: While KMS is failing: no new renewal attempt before this time (the stale key is used meanwhile).
+    kms_retry_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -96,6 +98,9 @@ class LeasedDataKey(NamedTuple):
 _EncryptId = tuple[str, str, str | None]
 _DecryptId = tuple[str, str, str | None, bytes]
 _ATTEMPTS: Final = 3
+#: After KMS failed to renew a key, the stale key seals this long before KMS is asked again: a burst
+#: of payloads during an outage makes one KMS call (and waits for one timeout), not one each.
+KMS_RETRY_SECONDS: Final = 5.0
 
 
 def _wipe(buf: bytearray) -> None:
@@ -132,9 +137,10 @@ class DataKeyCache:
         eid: _EncryptId = (algorithm, scope.namespace, scope.workflow_id)
         for _ in range(_ATTEMPTS):
             cached = self._get_encrypt(eid)
-            if cached is not None and self._fresh(cached) and self._has_room(cached, plaintext_bytes):
-                self._observer.on_cache_hit("encrypt")
-                return self._take(cached, plaintext_bytes)
+            if cached is not None and self._has_room(cached, plaintext_bytes):
+                if self._fresh(cached) or (self._clock() < cached.kms_retry_at and self._within_grace(cached)):
+                    self._observer.on_cache_hit("encrypt")
+                    return self._take(cached, plaintext_bytes)
             self._observer.on_cache_miss("encrypt")
             try:
                 entry = await self._coalesce(("encrypt", eid), lambda: self._generate(eid, scope, algorithm))
@@ -148,6 +154,7 @@ class DataKeyCache:
                     and self._within_grace(cached)
                     and self._has_room(cached, plaintext_bytes)
                 ):
+                    cached.kms_retry_at = self._clock() + KMS_RETRY_SECONDS
                     return self._take(cached, plaintext_bytes)
                 raise
             if self._has_room(entry, plaintext_bytes):
