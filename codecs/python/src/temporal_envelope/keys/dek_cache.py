@@ -25,6 +25,8 @@ from ..primitives.scope import Scope
 from .provider import KeyObserver, KeyProvider, NullObserver
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +239,9 @@ class DataKeyCache:
             return entry
 
     def _put_encrypt(self, eid: _EncryptId, entry: _EncryptEntry) -> None:
-        with self._lock:
-            old = self._encrypt.pop(eid, None)
-            self._encrypt[eid] = entry
-            evicted = [old] if old is not None else []
-            while len(self._encrypt) > self.limits.max_entries:
-                evicted.append(self._encrypt.popitem(last=False)[1])
-            for e in evicted:
-                e.wiped = True
-                _wipe(e.key)
+        for e in self._put(self._encrypt, eid, entry, self.limits.max_entries):
+            e.wiped = True
+            _wipe(e.key)
 
     def _get_decrypt(self, did: _DecryptId) -> _DecryptEntry | None:
         with self._lock:
@@ -260,14 +256,19 @@ class DataKeyCache:
             return entry
 
     def _put_decrypt(self, did: _DecryptId, entry: _DecryptEntry) -> None:
+        for e in self._put(self._decrypt, did, entry, self.limits.max_decrypt_entries):
+            _wipe_decrypt(e)
+
+    def _put(self, lru: OrderedDict[K, V], key: K, entry: V, limit: int) -> list[V]:
+        """Insert as most recent; returns what it displaced (an older entry under the same key, and
+        the least recently used ones past ``limit``) for the caller to wipe."""
         with self._lock:
-            old = self._decrypt.pop(did, None)
-            self._decrypt[did] = entry
+            old = lru.pop(key, None)
+            lru[key] = entry
             evicted = [old] if old is not None else []
-            while len(self._decrypt) > self.limits.max_decrypt_entries:
-                evicted.append(self._decrypt.popitem(last=False)[1])
-            for e in evicted:
-                _wipe_decrypt(e)
+            while len(lru) > limit:
+                evicted.append(lru.popitem(last=False)[1])
+            return evicted
 
     def _fresh(self, entry: _EncryptEntry) -> bool:
         return (

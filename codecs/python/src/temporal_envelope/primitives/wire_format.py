@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from temporalio.api.common.v1 import Payload
 
@@ -49,6 +49,8 @@ META_WRAPPED_DEK: Final = "envelope-dek"
 META_COMPRESSION: Final = "envelope-compression"
 
 Compression = Literal["deflate"]
+K = TypeVar("K")
+V = TypeVar("V")
 
 AAD_LABEL: Final = b"temporal-envelope/v1/payload"
 MAX_KEY_ID_BYTES: Final = 2048
@@ -162,10 +164,7 @@ def template_for(
     if template is None:
         header = EnvelopeHeader(algorithm, key_id, scope, wrapped_dek, compression)
         template = SealTemplate(additional_data(header), Payload(metadata=sealed_metadata(header)))
-        with _MEMO_LOCK:
-            if len(_TEMPLATES) >= _MEMO_MAX:
-                _TEMPLATES.clear()
-            _TEMPLATES[memo_key] = template
+        _memo_put(_TEMPLATES, memo_key, template)
     return template
 
 
@@ -190,11 +189,15 @@ def parsed_header(payload: Payload) -> tuple[EnvelopeHeader, bytes]:
     if hit is None:
         header, _ = parse_header(payload)
         hit = (header, additional_data_of(payload))
-        with _MEMO_LOCK:
-            if len(_PARSED) >= _MEMO_MAX:
-                _PARSED.clear()
-            _PARSED[memo_key] = hit
+        _memo_put(_PARSED, memo_key, hit)
     return hit
+
+
+def _memo_put(memo: dict[K, V], key: K, value: V) -> None:
+    with _MEMO_LOCK:
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[key] = value
 
 
 def is_encrypted_encoding(payload: Payload) -> bool:
