@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -7,6 +7,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { EnvelopeCodec } from '../codecs/index.js';
+import { validateConfig } from '../src/config/load.js';
 import { LocalKeyring, newKeyringDocument, writeKeyring } from '../keys/index.js';
 import { httpsRequest, startCodecServer, type CodecServerProcess } from './cli-support/codec-server-process.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
@@ -340,6 +341,36 @@ describe('single sign-on: the Temporal UI passes the operator access token to th
     expect(out).toContain('"via":"jwt"');
     for (const secret of [accessToken, idToken, ...Object.values(SECRET)]) expect(out).not.toContain(secret);
     for (const part of accessToken.split('.').concat(idToken.split('.'))) expect(out).not.toContain(part);
+  });
+});
+
+describe('docs/temporal-ui.md set-up 2', () => {
+  const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'temporal-ui.md'), 'utf8');
+  const yamlAfter = (heading: string) => {
+    const at = doc.indexOf(heading);
+    const start = doc.indexOf('```yaml\n', at);
+    if (at < 0 || start < 0) throw new Error(`no yaml block after "${heading}" in docs/temporal-ui.md`);
+    return YAML.parse(doc.slice(start + 8, doc.indexOf('```', start + 8))) as Record<string, unknown>;
+  };
+
+  it('shows a codec server config that validates and has the auth and policy this test runs', () => {
+    const shown = validateConfig(yamlAfter('**3. The codec server**'), 'docs/temporal-ui.md');
+    const ran = validateConfig(YAML.parse(readFileSync(path.join(ARTIFACTS, 'sso-codec-server.yaml'), 'utf8')));
+    expect(shown.auth.jwt).toMatchObject({ groupClaims: ran.auth.jwt!.groupClaims });
+    expect(shown.auth.session.enabled).toBe(ran.auth.session.enabled);
+    expect(shown.policy).toEqual(ran.policy);
+    expect(shown.server.tls).toBeDefined();
+  });
+
+  it('shows a UI server config with the OIDC provider and codec settings this test runs', () => {
+    const shown = yamlAfter('**2. The UI server**') as { auth: { enabled: boolean; providers: { options: { resource: string }; scopes: string[] }[] }; codec: Record<string, unknown> };
+    const ran = YAML.parse(ui.configYaml) as typeof shown;
+    expect(shown.auth.enabled).toBe(true);
+    expect(shown.auth.providers[0]!.scopes).toEqual(ran.auth.providers[0]!.scopes);
+    expect(shown.auth.providers[0]!.options.resource).toBe(shown.codec.endpoint);
+    expect(Object.keys(shown.codec).sort()).toEqual(Object.keys(ran.codec).sort());
+    expect(shown.codec).toMatchObject({ passAccessToken: true, includeCredentials: false });
+    expect(String(shown.codec.endpoint)).toMatch(/^https:/);
   });
 });
 
