@@ -234,7 +234,8 @@ async function expectNoSecret(page: Page): Promise<void> {
 
 let anaTokens: { accessToken: string; idToken: string } | undefined;
 
-describe('single sign-on: the Temporal UI passes the operator access token to the codec server', () => {
+// A sign-in is several page loads across three servers: give each test room on a loaded 2-core machine.
+describe('single sign-on: the Temporal UI passes the operator access token to the codec server', { timeout: 150_000 }, () => {
   it(`runs UI ${UI_SERVER_VERSION} with the OIDC login and pass-access-token to the HTTPS codec endpoint`, async () => {
     const settings = (await (await fetch(`${ui.url}/api/v1/settings`)).json()) as { Version: string; Auth: { Enabled: boolean }; Codec: { Endpoint: string; PassAccessToken: boolean; IncludeCredentials: boolean } };
     expect(settings.Version).toBe(UI_SERVER_VERSION);
