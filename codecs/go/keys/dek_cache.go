@@ -2,7 +2,6 @@ package keys
 
 import (
 	"context"
-	"encoding/base64"
 	"sync"
 	"time"
 
@@ -339,10 +338,11 @@ func (c *DataKeyCache) miss(cache string) {
 	}
 }
 
-// decryptID keys the decrypt cache. A plain string rather than a hash: only keys that unwrapped
-// successfully are stored, so hostile input cannot fill the cache with long ids.
+// decryptID keys the decrypt cache: key id, scope and the wrapped bytes themselves (a Go string
+// holds any bytes). Not a hash: only keys that unwrapped successfully are stored, so hostile input
+// cannot fill the cache with long ids.
 func decryptID(keyID string, wrapped []byte, scope primitives.Scope) string {
-	return keyID + "\x00" + scope.Key() + "\x00" + base64.StdEncoding.EncodeToString(wrapped)
+	return keyID + "\x00" + scope.Key() + "\x00" + string(wrapped)
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

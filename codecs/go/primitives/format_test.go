@@ -78,3 +78,20 @@ func TestAdditionalDataBindsEveryField(t *testing.T) {
 		t.Fatal("two headers share additional data")
 	}
 }
+
+// AdditionalData is written out by hand for speed; it must equal the spec's construction.
+func TestAdditionalDataIsTheLengthPrefixedSpec(t *testing.T) {
+	for _, h := range []Header{
+		{Algorithm: AES256GCM, KeyID: "local-2-7e570002", Scope: Scope{Namespace: "default", WorkflowID: "wf-ü"}, WrappedDEK: []byte{1, 2, 3}},
+		{Algorithm: XChaCha20Poly1305, KeyID: "arn:aws:kms:…", Scope: Scope{Namespace: "n"}, WrappedDEK: []byte{9}, Compression: CompressionDeflate},
+	} {
+		wf := []byte{0}
+		if h.Scope.HasWorkflow() {
+			wf = append([]byte{1}, h.Scope.WorkflowID...)
+		}
+		want := LengthPrefixed([]byte("temporal-envelope/v1/payload"), []byte(h.Algorithm), []byte(h.KeyID), []byte(h.Scope.Namespace), wf, h.WrappedDEK, []byte(h.Compression))
+		if got := AdditionalData(h); string(got) != string(want) {
+			t.Fatalf("%v: got %x want %x", h, got, want)
+		}
+	}
+}
