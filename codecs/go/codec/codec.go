@@ -98,7 +98,7 @@ func New(opts Options) (*Codec, error) {
 		c.defaultNamespace = "default"
 	}
 	if _, err := primitives.NewScope(c.defaultNamespace, ""); err != nil {
-		return nil, primitives.Errorf(primitives.CodeInvalidConfig, "codec %q expected a valid namespace: %s", "defaultNamespace", err.(*primitives.Error).Message)
+		return nil, primitives.Wrapf(primitives.CodeInvalidConfig, err, "codec %q expected a valid namespace (non-empty UTF-8, at most %d bytes)", "defaultNamespace", primitives.MaxScopeFieldBytes)
 	}
 	if c.algorithm == "" {
 		c.algorithm = primitives.AES256GCM

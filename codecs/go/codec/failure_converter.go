@@ -82,8 +82,10 @@ func (f *FailureConverter) ErrorToFailure(err error) *failurepb.Failure {
 		if convErr != nil {
 			return minimalFailure(err, convErr)
 		}
+		// Keep our error and what lies below it (the KMS or network cause); replace the rest.
 		own, _ := primitives.AsError(err)
-		withhold(err, failure, own.Error(), func(level error) bool { return isOwnLevel(level) || below(err, level) })
+		first := firstOwnLevel(err)
+		withhold(err, failure, own.Error(), func(i int) bool { return first >= 0 && i >= first })
 		return failure
 	}
 	failure, sealErr := convert(f.sealed, err)
@@ -94,7 +96,7 @@ func (f *FailureConverter) ErrorToFailure(err error) *failurepb.Failure {
 	if convErr != nil {
 		return minimalFailure(err, sealErr)
 	}
-	withhold(err, failure, WithheldMessage, func(error) bool { return false })
+	withhold(err, failure, WithheldMessage, func(int) bool { return false })
 	failure.Message = fmt.Sprintf("%s (%v)", WithheldMessage, reportable(sealErr))
 	return failure
 }
@@ -121,35 +123,29 @@ func convert(dfc *temporal.DefaultFailureConverter, err error) (failure *failure
 
 // withhold walks the error chain and the failure's cause chain side by side (the SDK builds one
 // cause per errors.Unwrap step) and replaces the message, and drops the stack trace, of each level
-// keep rejects.
-func withhold(err error, failure *failurepb.Failure, replacement string, keep func(level error) bool) {
+// i that keep rejects.
+func withhold(err error, failure *failurepb.Failure, replacement string, keep func(i int) bool) {
+	i := 0
 	for level, f := err, failure; level != nil && f != nil; level, f = errors.Unwrap(level), f.GetCause() {
-		if !keep(level) {
+		if !keep(i) {
 			f.Message = replacement
 			f.StackTrace = ""
 		}
+		i++
 	}
 }
 
-// isOwnLevel: the level itself is one of our errors (not merely wrapping one).
-func isOwnLevel(level error) bool {
-	_, ok := level.(*primitives.Error)
-	return ok
-}
-
-// below reports whether level sits under one of our errors in err's chain (a KMS or network
-// cause): those are kept.
-func below(err, level error) bool {
-	seenOwn := false
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if e == level {
-			return seenOwn
+// firstOwnLevel is the depth of the first of our errors in err's errors.Unwrap chain, or -1.
+// (Positions, not comparisons: an error type need not be comparable.)
+func firstOwnLevel(err error) int {
+	i := 0
+	for level := err; level != nil; level = errors.Unwrap(level) {
+		if _, ok := level.(*primitives.Error); ok {
+			return i
 		}
-		if isOwnLevel(e) {
-			seenOwn = true
-		}
+		i++
 	}
-	return false
+	return -1
 }
 
 // reportable is the part of a sealing error that may be shown: our own error's message, or the

@@ -127,3 +127,26 @@ func TestUnsealableFailureIsWithheldNotLeaked(t *testing.T) {
 		t.Fatal("expected the SDK's DefaultFailureConverter to panic when sealing fails (the reason this converter exists)")
 	}
 }
+
+// An error type that cannot be compared with == (a struct value holding a slice) in the chain.
+type listError struct {
+	items []string
+	cause error
+}
+
+func (e listError) Error() string { return strings.Join(e.items, ",") + ": " + e.cause.Error() }
+func (e listError) Unwrap() error { return e.cause }
+
+func TestUncomparableErrorsInTheChain(t *testing.T) {
+	c := newCodec(t, codec.Options{KeyProviders: []keys.KeyProvider{failingProvider{newRing(t)}}})
+	_, fc := codec.Converters(c)
+	own := primitives.Errorf(primitives.CodeUnknownKey, "no configured key provider holds key \"k\"")
+	f := fc.ErrorToFailure(listError{items: []string{pii}, cause: own})
+	if strings.Contains(allText(f), pii) || f.GetMessage() != own.Error() || f.GetCause().GetMessage() != own.Error() {
+		t.Fatalf("%v", f)
+	}
+	g := fc.ErrorToFailure(listError{items: []string{pii}, cause: errors.New("plain")})
+	if strings.Contains(allText(g), pii) {
+		t.Fatalf("%v", g)
+	}
+}
