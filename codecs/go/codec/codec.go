@@ -251,15 +251,23 @@ func (c *Codec) DecodeInScope(payloads []*commonpb.Payload, expected *primitives
 	return out, nil
 }
 
-// deterministic marshalling sorts metadata keys, so the same payload always seals the same
-// plaintext bytes (protobufjs writes them in insertion order instead: see the README).
-var marshal = proto.MarshalOptions{Deterministic: true}
+// Deterministic marshalling sorts metadata keys, so the same payload always seals the same
+// plaintext bytes (protobufjs writes them in insertion order instead: see the README). It sorts
+// through reflection, which allocates; with at most one key (most payloads) there is nothing to sort.
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+func marshal(p *commonpb.Payload) ([]byte, error) {
+	if len(p.GetMetadata()) <= 1 {
+		return proto.Marshal(p)
+	}
+	return deterministic.Marshal(p)
+}
 
 func (c *Codec) sealOne(p *commonpb.Payload, scope primitives.Scope) (*commonpb.Payload, error) {
 	if p == nil {
 		return nil, primitives.Errorf(primitives.CodeMalformedPayload, "payload expected a Payload, got nil")
 	}
-	plaintext, err := marshal.Marshal(p)
+	plaintext, err := marshal(p)
 	if err != nil {
 		return nil, primitives.Wrapf(primitives.CodeMalformedPayload, err, "payload cannot be serialized")
 	}
