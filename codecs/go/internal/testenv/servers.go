@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -47,8 +48,12 @@ func startServer(bin string, args ...string) (*server, error) {
 	cmd := exec.Command(bin, args...)
 	stderr := &capped{max: 20_000}
 	cmd.Stderr = stderr
-	// Own process group: Stop signals the whole group, so nothing outlives the test.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group: stop signals the whole group. Pdeathsig: should the test binary die
+	// without stopping it (a panic, a timeout), the kernel kills the server too, so nothing outlives
+	// the test. Pdeathsig fires when the starting thread exits, hence the locked thread.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
