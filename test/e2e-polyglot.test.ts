@@ -17,7 +17,7 @@ import { proceed, waitForSignal } from '../examples/workflows.js';
 import { parseJson, REPO_ROOT, runCli } from './cli-support/run-cli.js';
 import { startDevServer, type DevServer } from './cli-support/temporal-dev.js';
 import { historyPayloads, rawHistory, type FoundPayload } from './e2e-support/history.js';
-import { startProgram, type Program } from './e2e-support/program.js';
+import { programEnv, startProgram, type Program } from './e2e-support/program.js';
 
 /**
  * One wire format, three languages, one real Temporal dev server: the Go example worker
@@ -163,12 +163,15 @@ type Event = proto.temporal.api.history.v1.IHistoryEvent;
 
 const history = async (id: string) => rawHistory(connection!, NS, id);
 
+/** The end of what the Go and Python workers printed, for failure messages. */
+const workersSaid = () => programs.map((p) => `--- ${p.name}\n${p.output().slice(-4000)}`).join('\n');
+
 async function waitForHistory(id: string, what: string, done: (events: Event[]) => boolean, timeoutMs = 90_000): Promise<Event[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { events } = await history(id);
     if (done(events)) return events;
-    if (Date.now() > deadline) throw new Error(`${id}: ${what} did not happen within ${timeoutMs} ms; events: ${events.map((e) => e.eventType).join(',')}\n${programs.map((p) => `--- ${p.name}\n${p.output().slice(-4000)}`).join('\n')}`);
+    if (Date.now() > deadline) throw new Error(`${id}: ${what} did not happen within ${timeoutMs} ms; events: ${events.map((e) => e.eventType).join(',')}\n${workersSaid()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -177,7 +180,7 @@ async function waitForHistory(id: string, what: string, done: (events: Event[]) 
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms\n${programs.map((p) => `--- ${p.name}\n${p.output().slice(-4000)}`).join('\n')}`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms\n${workersSaid()}`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -231,10 +234,8 @@ const encodingOf = (p: JsonPayload) => Buffer.from(p.metadata?.encoding ?? '', '
 const dataOf = (p: JsonPayload) => Buffer.from(p.data ?? '', 'base64').toString();
 
 async function runPythonClient(args: readonly string[]): Promise<unknown> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('TEMPORAL_')) delete env[k];
   const { stdout } = await run(PYTHON, [path.join(PY_EXAMPLES, 'client.py'), '--address', dev!.address, '--namespace', NS, '--keyring', keyringPath, '--require-encryption', ...args], {
-    env,
+    env: programEnv(),
     timeout: 150_000,
   }).catch((err: Error & { stderr?: string }) => {
     throw new Error(`python client.py failed: ${err.message}\n${err.stderr ?? ''}`);

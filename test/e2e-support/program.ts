@@ -13,16 +13,20 @@ export interface Program {
   stop(): Promise<void>;
 }
 
+/** This process's environment without the developer's TEMPORAL_* settings, plus `extra`. */
+export function programEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('TEMPORAL_')) delete env[k];
+  return Object.assign(env, extra);
+}
+
 export async function startProgram(
   name: string,
   command: string,
   args: readonly string[],
   options: { ready: RegExp; cwd?: string; env?: NodeJS.ProcessEnv; readyTimeoutMs?: number },
 ): Promise<Program> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('TEMPORAL_')) delete env[k];
-  Object.assign(env, options.env);
-  const child = spawn(command, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: options.cwd, env: programEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let isReady = false;
   let onReady: () => void = () => {};
