@@ -10,17 +10,17 @@ import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/co
 import proto from '@temporalio/proto';
 import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
-import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from './aead.js';
+import { ProviderSet } from '../keys/provider-set.js';
+import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
 import {
   InvalidConfigError,
   MalformedPayloadError,
   PlaintextRejectedError,
   ScopeMismatchError,
-  UnknownKeyError,
   UnsupportedFormatError,
-} from './errors.js';
-import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from './format.js';
-import { scopeFromContext, type Scope } from './scope.js';
+} from '../primitives/errors.js';
+import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from '../primitives/format.js';
+import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
 
@@ -244,36 +244,5 @@ export class EnvelopeCodec implements PayloadCodec {
         `payload sealed for workflow ${JSON.stringify(sealed.workflowId)} cannot be decoded in workflow ${JSON.stringify(expected.workflowId)}`,
       );
     }
-  }
-}
-
-/** Several providers seen as one: the first wraps, whichever holds the key id unwraps. */
-class ProviderSet implements KeyProvider {
-  readonly name: string;
-  constructor(private readonly providers: readonly KeyProvider[]) {
-    this.name = providers.map((p) => p.name).join('+');
-  }
-  private get first(): KeyProvider {
-    return this.providers[0] as KeyProvider;
-  }
-  primaryKeyId(): string {
-    return this.first.primaryKeyId();
-  }
-  handles(keyId: string): boolean {
-    return this.providers.some((p) => p.handles(keyId));
-  }
-  generateDataKey(scope: Scope) {
-    return this.first.generateDataKey(scope);
-  }
-  decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
-    const provider = this.providers.find((p) => p.handles(keyId));
-    if (provider === undefined) return Promise.reject(new UnknownKeyError(`no configured key provider holds key ${JSON.stringify(keyId)}`));
-    return provider.decryptDataKey(keyId, wrapped, scope);
-  }
-  async listKeys() {
-    return (await Promise.all(this.providers.map((p) => p.listKeys()))).flat();
-  }
-  async checkReady(): Promise<void> {
-    await Promise.all(this.providers.map((p) => p.checkReady()));
   }
 }

@@ -7,8 +7,8 @@ import {
   TamperedCiphertextError,
   UnknownKeyError,
   type EnvelopeError,
-} from '../codecs/errors.js';
-import { scopeToEncryptionContext, type Scope } from '../codecs/scope.js';
+} from '../primitives/errors.js';
+import { scopeToEncryptionContext, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KekState, KeyProvider } from './key-provider.js';
 import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './rotation-kms.js';
 

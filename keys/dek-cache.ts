@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../codecs/errors.js';
-import { scopeKey, type Scope } from '../codecs/scope.js';
+import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../primitives/errors.js';
+import { scopeKey, type Scope } from '../primitives/scope.js';
 import type { KeyObserver, KeyProvider } from './key-provider.js';
 
 export interface DekCacheLimits {

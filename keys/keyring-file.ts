@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { KeyringError } from '../codecs/errors.js';
+import { KeyringError } from '../primitives/errors.js';
 import type { KekState } from './key-provider.js';
 
 /**

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openSealed, sealWithRandomNonce } from '../codecs/aead.js';
-import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../codecs/errors.js';
-import { lengthPrefixed } from '../codecs/format.js';
-import type { Scope } from '../codecs/scope.js';
+import { openSealed, sealWithRandomNonce } from '../primitives/aead.js';
+import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../primitives/errors.js';
+import { lengthPrefixed } from '../primitives/bytes.js';
+import type { Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
 import { keyringExists, newKeyringDocument, readKeyring, writeKeyring, type KeyringDocument } from './keyring-file.js';
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
-import { KmsUnavailableError, isEnvelopeError } from '../codecs/errors.js';
-import type { Scope } from '../codecs/scope.js';
+import { KmsUnavailableError, isEnvelopeError } from '../primitives/errors.js';
+import type { Scope } from '../primitives/scope.js';
 import { ForwardingProvider } from './forwarding-provider.js';
 import type { GeneratedDataKey, KeyProvider } from './key-provider.js';
 

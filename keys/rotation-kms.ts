@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { KeyringError } from '../codecs/errors.js';
+import { KeyringError } from '../primitives/errors.js';
 import type { KekState } from './key-provider.js';
 import { withKeyringLock } from './rotation.js';
 

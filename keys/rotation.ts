@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { KeyringError } from '../codecs/errors.js';
+import { KeyringError } from '../primitives/errors.js';
 import {
   keyringExists,
   newKeyringDocument,

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
-import { KeyShreddedError, KeyringError } from '../codecs/errors.js';
-import { makeScope, scopeKey, type Scope } from '../codecs/scope.js';
+import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
+import { makeScope, scopeKey, type Scope } from '../primitives/scope.js';
 
 /**
  * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters

@@ -1,6 +1,6 @@
 import { createHash, hkdfSync } from 'node:crypto';
-import { lengthPrefixed } from '../codecs/format.js';
-import type { Scope } from '../codecs/scope.js';
+import { lengthPrefixed } from '../primitives/bytes.js';
+import type { Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
 import { scopeFromEvent, type FileScopeSecretStore, type ScopeSecretStore } from './shred-store.js';
 

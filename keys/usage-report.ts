@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { KeyringError } from '../codecs/errors.js';
-import type { Scope } from '../codecs/scope.js';
+import { KeyringError } from '../primitives/errors.js';
+import type { Scope } from '../primitives/scope.js';
 import { isShreddableKeyId, kekIdOf } from './shreddable-provider.js';
 
 /**

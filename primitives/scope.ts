@@ -56,7 +56,3 @@ export function scopeToEncryptionContext(scope: Scope): Record<string, string> {
   if (scope.workflowId !== undefined) ctx['temporal-workflow-id'] = scope.workflowId;
   return ctx;
 }
-
-export function sameScope(a: Scope, b: Scope): boolean {
-  return a.namespace === b.namespace && a.workflowId === b.workflowId;
-}

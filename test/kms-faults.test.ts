@@ -2,7 +2,7 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import type { Payload, SerializationContext } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec } from '../codecs/index.js';
-import { KmsAccessDeniedError, KmsUnavailableError } from '../codecs/errors.js';
+import { KmsAccessDeniedError, KmsUnavailableError } from '../primitives/errors.js';
 import { AwsKmsKeyring, LocalKeyring, newKeyringDocument, ResilientProvider } from '../keys/index.js';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { CountingProvider } from './support/counting-provider.js';

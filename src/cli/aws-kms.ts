@@ -1,5 +1,5 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { InvalidConfigError, KmsAccessDeniedError, KmsUnavailableError, UnknownKeyError } from '../../codecs/errors.js';
+import { InvalidConfigError, KmsAccessDeniedError, KmsUnavailableError, UnknownKeyError } from '../../primitives/errors.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import { initKmsKeyConfig, isKmsKeyId, readKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig, type KmsKeyEntry } from '../../keys/rotation-kms.js';
 import type { KeyInfo } from './commands/keys.js';

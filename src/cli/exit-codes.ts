@@ -1,4 +1,4 @@
-import { isEnvelopeError } from '../../codecs/errors.js';
+import { isEnvelopeError } from '../../primitives/errors.js';
 import { CliError } from './errors.js';
 
 /**

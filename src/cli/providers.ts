@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../../codecs/errors.js';
+import { InvalidConfigError } from '../../primitives/errors.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import { LocalKeyring } from '../../keys/local-keyring.js';
 import { FileScopeSecretStore } from '../../keys/shred-store.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { InvalidConfigError } from '../../codecs/errors.js';
+import { InvalidConfigError } from '../../primitives/errors.js';
 import { configSchema, type ConfigInput, type ServerConfig } from './schema.js';
 
 /**

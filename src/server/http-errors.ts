@@ -1,4 +1,4 @@
-import { EnvelopeError, type EnvelopeErrorCode } from '../../codecs/errors.js';
+import { EnvelopeError, type EnvelopeErrorCode } from '../../primitives/errors.js';
 
 /** Failures only the HTTP edge has: who is calling and what they sent. */
 export type HttpErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_REQUEST' | 'RATE_LIMITED' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'TIMEOUT';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InvalidConfigError } from '../../codecs/errors.js';
+import { InvalidConfigError } from '../../primitives/errors.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import { loadConfig } from '../config/load.js';
 import type { ConfigInput, ServerConfig } from '../config/schema.js';

@@ -1,10 +1,10 @@
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
-import { MalformedPayloadError, UnknownKeyError } from '../../../codecs/errors.js';
+import { MalformedPayloadError, UnknownKeyError } from '../../../primitives/errors.js';
 import { SHRED_KEY_PREFIX } from '../../../keys/shreddable-provider.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
-import { makeScope } from '../../../codecs/scope.js';
+import { makeScope } from '../../../primitives/scope.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { addKeySourceOptions, keySourceFrom } from '../options.js';

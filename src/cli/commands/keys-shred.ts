@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { makeScope } from '../../../codecs/scope.js';
+import { makeScope } from '../../../primitives/scope.js';
 import { FileScopeSecretStore } from '../../../keys/shred-store.js';
 import { confirmIrreversible } from '../confirm.js';
 import { UsageError } from '../errors.js';

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { KeyringError } from '../../../codecs/errors.js';
+import { KeyringError } from '../../../primitives/errors.js';
 import type { KeyringDocument, KeyringEntry } from '../../../keys/keyring-file.js';
 import { demotedAt, initLocalKeyring, loadLocalKeyring, retireLocalKey, rotateLocalKeyring } from '../../../keys/rotation.js';
 import { assessRetirement, defaultReportPath, readUsageReport } from '../../../keys/usage-report.js';
