@@ -18,7 +18,7 @@ import autocannon from 'autocannon';
 import { EnvelopeCodec } from '../codecs/index.js';
 import { payloadsFromJson, payloadsToJson } from '../codecs/payload-json.js';
 import { LocalKeyring, newKeyringDocument, writeKeyring } from '../keys/index.js';
-import { sha256Hex } from '../src/server/auth/static-tokens.js';
+import { sha256Hex } from '../src/config/token-hash.js';
 import { fmt, median, table } from './lib/stats.js';
 import { ratioChart } from './lib/svg.js';
 

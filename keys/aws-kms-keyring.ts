@@ -10,7 +10,7 @@ import {
 } from '../primitives/errors.js';
 import { scopeToEncryptionContext, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KekState, KeyProvider } from './key-provider.js';
-import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './rotation-kms.js';
+import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './kms-key-config.js';
 
 export interface AwsKmsKey {
   /** ARN, key id or alias, written verbatim into each payload's `encryption-key-id`. */

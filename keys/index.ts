@@ -7,8 +7,6 @@ export {
   newKeyringDocument,
   readKeyring,
   writeKeyring,
-  rotateDocument,
-  retireInDocument,
   keyringExists,
 } from './keyring-file.js';
 export type { KeyringDocument, KeyringEntry } from './keyring-file.js';

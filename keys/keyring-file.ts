@@ -119,22 +119,3 @@ export async function writeKeyring(file: string, doc: KeyringDocument): Promise<
   }
   await fs.rename(tmp, file);
 }
-
-/** Make `version` + 1 the primary; the old primary keeps decrypting. Returns the new entry. */
-export function rotateDocument(doc: KeyringDocument, now = new Date()): KeyringEntry {
-  const next = newKeyEntry(Math.max(...doc.keys.map((k) => k.version)) + 1, now);
-  for (const k of doc.keys) if (k.state === 'primary') k.state = 'decrypt-only';
-  doc.keys.push(next);
-  return next;
-}
-
-/** Stop a KEK from decrypting. `destroy` also deletes its material, which cannot be undone. */
-export function retireInDocument(doc: KeyringDocument, id: string, options: { destroy?: boolean; now?: Date } = {}): KeyringEntry {
-  const entry = doc.keys.find((k) => k.id === id);
-  if (entry === undefined) throw new KeyringError(`key ${JSON.stringify(id)} is not in the keyring`);
-  if (entry.state === 'primary') throw new KeyringError(`key ${JSON.stringify(id)} is the primary; rotate first, then retire it`);
-  entry.state = 'retired';
-  entry.retired = (options.now ?? new Date()).toISOString();
-  if (options.destroy) delete entry.material;
-  return entry;
-}

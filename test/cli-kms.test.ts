@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readKmsKeyConfig, watchKmsKeyConfig, type KmsKeyEntry } from '../keys/rotation-kms.js';
-import { saveUsageScan } from '../keys/usage-report.js';
+import { readKmsKeyConfig, watchKmsKeyConfig, type KmsKeyEntry } from '../keys/kms-key-config.js';
+import { saveUsageScan } from '../keys/admin/usage-report.js';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';
 

@@ -64,7 +64,7 @@ describe('config', () => {
 
 describe('docs/codec-server.example.yaml', () => {
   it('is a valid config whose demo tokens match their hashes', async () => {
-    const { sha256Hex } = await import('../src/server/auth/static-tokens.js');
+    const { sha256Hex } = await import('../src/config/token-hash.js');
     const c = loadConfig({ file: path.join(import.meta.dirname, '..', 'docs', 'codec-server.example.yaml') });
     expect(c.auth.staticTokens.map((t) => t.sha256)).toEqual([
       `sha256:${sha256Hex('demo-alice-token-0123456789abcdef')}`,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnvelopeCodec, KmsUnavailableError, LocalKeyring } from '../codecs/index.js';
-import { newKeyringDocument, rotateDocument } from '../keys/keyring-file.js';
+import { rotateDocument } from '../keys/admin/rotation.js';
+import { newKeyringDocument } from '../keys/keyring-file.js';
 import { CountingProvider } from './support/counting-provider.js';
 import { jsonPayload } from './support/payloads.js';
 

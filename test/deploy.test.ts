@@ -17,7 +17,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/load.js';
-import { sha256Hex } from '../src/server/auth/static-tokens.js';
+import { sha256Hex } from '../src/config/token-hash.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
 import { loopbackPort } from './cli-support/temporal-dev.js';
 

@@ -1,13 +1,14 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { InvalidConfigError, KmsAccessDeniedError, KmsUnavailableError, UnknownKeyError } from '../../primitives/errors.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
-import { initKmsKeyConfig, isKmsKeyId, readKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig, type KmsKeyEntry } from '../../keys/rotation-kms.js';
-import type { KeyInfo } from './commands/keys.js';
+import { initKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig } from '../../keys/admin/rotation-kms.js';
+import { isKmsKeyId } from '../../keys/kms-key-config.js';
+import { kmsKeyInfo, type KeyInfo } from './key-info.js';
 import { UsageError } from './errors.js';
 import type { KeySourceOptions } from './options.js';
 
 /**
- * `--provider aws-kms` for the CLI: the key config file (keys/rotation-kms.ts) is the list of KMS
+ * `--provider aws-kms` for the CLI: the key config file (keys/kms-key-config.ts) is the list of KMS
  * keys; KMS itself is asked only to check that a key the operator names exists and can wrap data
  * keys, before it becomes primary — a typo found at rotation, not at the first workflow task.
  */
@@ -55,26 +56,17 @@ function mapKmsError(err: unknown, keyId: string): unknown {
   return new KmsUnavailableError(`KMS is not reachable or failed for ${keyId}: ${message}`, { cause: err });
 }
 
-function info(e: KmsKeyEntry): KeyInfo {
-  return { id: e.keyId, provider: 'aws-kms', state: e.state, created: e.added, demoted: e.demoted, retired: e.retired };
-}
-
 export async function initAwsKeyConfig(source: KeySourceOptions, kmsKey: string | undefined): Promise<KeyInfo> {
   if (kmsKey === undefined) throw new UsageError('--kms-key <arn|alias> is required with --provider aws-kms');
   await checkKmsKey(source, kmsKey, '--kms-key');
-  return info(await initKmsKeyConfig(source.keyConfig, kmsKey));
+  return kmsKeyInfo(await initKmsKeyConfig(source.keyConfig, kmsKey));
 }
 
 export async function rotateAwsKeyConfig(source: KeySourceOptions, newKey: string | undefined): Promise<{ keyConfig: string; primary: KeyInfo; previous: KeyInfo }> {
   if (newKey === undefined) throw new UsageError('--new-key <arn|alias> is required with --provider aws-kms: KMS keys are created in AWS, this names the one to use');
   await checkKmsKey(source, newKey, '--new-key');
   const { previous, primary } = await rotateKmsKeyConfig(source.keyConfig, newKey);
-  return { keyConfig: source.keyConfig, primary: info(primary), previous: info(previous) };
-}
-
-export async function listAwsKeys(source: KeySourceOptions): Promise<KeyInfo[]> {
-  const doc = await readKmsKeyConfig(source.keyConfig);
-  return doc.keys.map(info);
+  return { keyConfig: source.keyConfig, primary: kmsKeyInfo(primary), previous: kmsKeyInfo(previous) };
 }
 
 export async function retireAwsKey(
@@ -85,7 +77,7 @@ export async function retireAwsKey(
   if (options.destroy) {
     throw new UsageError('--destroy is refused for KMS keys: disabling or scheduling deletion of a KMS key is done in AWS, under its own IAM controls');
   }
-  return info(await retireKmsKey(source.keyConfig, id, { check: (e) => options.check({ id: e.keyId, created: e.added, demoted: e.demoted }) }));
+  return kmsKeyInfo(await retireKmsKey(source.keyConfig, id, { check: (e) => options.check({ id: e.keyId, created: e.added, demoted: e.demoted }) }));
 }
 
 export async function openAwsKmsProvider(_source: KeySourceOptions, _options: { watch: boolean }): Promise<KeyProvider> {

@@ -4,7 +4,7 @@ import { InvalidConfigError } from '../../primitives/errors.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import { loadConfig } from '../config/load.js';
 import type { ConfigInput, ServerConfig } from '../config/schema.js';
-import { sha256Hex } from './auth/static-tokens.js';
+import { sha256Hex } from '../config/token-hash.js';
 import { createLogger } from './audit.js';
 import { buildServer, type CodecServer } from './build-server.js';
 import { openKeyProvider } from './key-providers.js';
