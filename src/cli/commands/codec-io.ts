@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
-import { MalformedPayloadError, UnknownKeyError } from '../../../primitives/errors.js';
+import { UnknownKeyError, isEnvelopeError } from '../../../primitives/errors.js';
 import { SHRED_KEY_PREFIX } from '../../../keys/shreddable-provider.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
 import { makeScope } from '../../../primitives/scope.js';
@@ -103,7 +103,7 @@ function parseInput(text: string, where: string) {
     return payloadsFromJson(json);
   } catch (err) {
     // The input file is the user's argument: a malformed one is a usage error, not a key error.
-    if (err instanceof MalformedPayloadError) throw new UsageError(`${where}: ${err.message}`);
+    if (isEnvelopeError(err) && err.code === 'MALFORMED_PAYLOAD') throw new UsageError(`${where}: ${err.message}`);
     throw err;
   }
 }
