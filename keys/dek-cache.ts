@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../primitives/errors.js';
-import { scopeKey, type Scope } from '../primitives/scope.js';
+import { describeScope, scopeKey, type Scope } from '../primitives/scope.js';
 import type { KeyObserver, KeyProvider } from './key-provider.js';
 
 export interface DekCacheLimits {
@@ -123,7 +123,7 @@ export class DataKeyCache {
       if (this.hasRoom(entry, plaintextBytes)) return this.take(entry, plaintextBytes);
       // Other callers used the new key up between its arrival and us: go round again.
     }
-    throw new KeyLimitExceededError(`data key for ${describe(scope)} reached its usage limit repeatedly; retry`);
+    throw new KeyLimitExceededError(`data key for ${describeScope(scope)} reached its usage limit repeatedly; retry`);
   }
 
   /** The unwrapped key for a wrapped DEK. Seeded by our own encrypts, so a worker reading back its own payloads calls no KMS. */
@@ -227,10 +227,6 @@ function decryptId(keyId: string, wrapped: Uint8Array, scope: Scope): string {
 
 function isRetryable(err: unknown): boolean {
   return isEnvelopeError(err) && err.retryable;
-}
-
-function describe(scope: Scope): string {
-  return scope.workflowId === undefined ? `namespace ${JSON.stringify(scope.namespace)}` : `workflow ${JSON.stringify(scope.workflowId)}`;
 }
 
 function validateLimits(options: DekCacheLimits, cipherLimit: number): Required<DekCacheLimits> {

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { openSealed, sealWithRandomNonce } from '../primitives/aead.js';
 import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../primitives/errors.js';
-import { lengthPrefixed } from '../primitives/bytes.js';
-import type { Scope } from '../primitives/scope.js';
+import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
+import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
 import { keyringExists, newKeyringDocument, readKeyring, writeKeyring, type KeyringDocument } from './keyring-file.js';
 import { randomBytes } from 'node:crypto';
@@ -25,8 +25,7 @@ export interface LocalKeyringOptions {
   random?: (n: number) => Uint8Array;
 }
 
-const WRAP_LABEL = new TextEncoder().encode('temporal-envelope/v1/dek');
-const utf8 = new TextEncoder();
+const WRAP_LABEL = utf8.encode('temporal-envelope/v1/dek');
 
 interface LoadedKek {
   readonly id: string;
@@ -169,10 +168,5 @@ export class LocalKeyring implements KeyProvider {
 }
 
 function wrapAad(keyId: string, scope: Scope): Uint8Array {
-  return lengthPrefixed([
-    WRAP_LABEL,
-    utf8.encode(keyId),
-    utf8.encode(scope.namespace),
-    scope.workflowId === undefined ? new Uint8Array([0]) : utf8.encode(`\u0001${scope.workflowId}`),
-  ]);
+  return lengthPrefixed([WRAP_LABEL, utf8.encode(keyId), ...scopeFields(scope)]);
 }

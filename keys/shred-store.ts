@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
-import { makeScope, scopeKey, type Scope } from '../primitives/scope.js';
+import { describeScope, makeScope, scopeKey, type Scope } from '../primitives/scope.js';
 
 /**
  * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters
@@ -102,7 +102,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     const doc = await this.read(scope);
     if (doc === undefined) {
       throw new KeyringError(
-        `${this.description} has no secret for ${describe(scope)}: the store is not the one the payload was sealed with, or it was lost`,
+        `${this.description} has no secret for ${describeScope(scope)}: the store is not the one the payload was sealed with, or it was lost`,
       );
     }
     return this.secretOf(doc, scope);
@@ -190,11 +190,11 @@ export class FileScopeSecretStore implements ScopeSecretStore {
 
   private secretOf(doc: SecretFile, scope: Scope): Uint8Array {
     if (doc.shredded !== undefined) {
-      throw new KeyShreddedError(`${describe(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
+      throw new KeyShreddedError(`${describeScope(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
     }
     const secret = doc.secret === undefined ? undefined : Buffer.from(doc.secret, 'base64');
     if (secret === undefined || secret.length !== SECRET_BYTES) {
-      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} is corrupt`);
+      throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} is corrupt`);
     }
     return Uint8Array.from(secret);
   }
@@ -212,10 +212,10 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     try {
       doc = JSON.parse(text) as SecretFile;
     } catch {
-      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} is not valid JSON`);
+      throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} is not valid JSON`);
     }
     if (doc.format !== FORMAT || doc.namespace !== scope.namespace || doc.workflowId !== scope.workflowId) {
-      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} does not belong to that scope`);
+      throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} does not belong to that scope`);
     }
     return doc;
   }
@@ -262,10 +262,4 @@ function sizeSync(file: string): number {
 
 export function scopeFromEvent(event: ShredEvent): Scope {
   return makeScope(event.namespace, event.workflowId);
-}
-
-function describe(scope: Scope): string {
-  return scope.workflowId === undefined
-    ? `namespace ${JSON.stringify(scope.namespace)} (namespace scope)`
-    : `workflow ${JSON.stringify(scope.workflowId)} in namespace ${JSON.stringify(scope.namespace)}`;
 }

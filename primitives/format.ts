@@ -23,9 +23,9 @@
  */
 import type { Payload } from '@temporalio/common';
 import { isAeadAlgorithm, type AeadAlgorithm } from './aead.js';
-import { bytesEqualString, concat, lengthPrefixed, utf8, utf8Strict } from './bytes.js';
+import { bytesEqualString, lengthPrefixed, utf8, utf8Strict } from './bytes.js';
 import { MalformedPayloadError, UnsupportedFormatError } from './errors.js';
-import { makeScope, type Scope } from './scope.js';
+import { makeScope, workflowField, type Scope } from './scope.js';
 
 export const ENCODING = 'binary/encrypted';
 export const FORMAT_VERSION = '1';
@@ -58,7 +58,6 @@ const MAX_KEY_ID_BYTES = 2048;
 const MAX_WRAPPED_DEK_BYTES = 4096;
 
 const AAD_LABEL_BYTES = utf8.encode(AAD_LABEL);
-const NO_WORKFLOW = new Uint8Array([0]);
 const EMPTY = new Uint8Array(0);
 
 /** Additional data: a label, then each field length-prefixed (u32 BE) so no two headers serialize alike. */
@@ -89,8 +88,7 @@ function aadFromFields(algorithm: Uint8Array, keyId: Uint8Array, namespace: Uint
     algorithm,
     keyId,
     namespace,
-    // Presence flag first: "no workflow id" must differ from any workflow id.
-    workflowId === undefined ? NO_WORKFLOW : concat([new Uint8Array([1]), workflowId]),
+    workflowField(workflowId),
     wrappedDek,
     compression,
   ]);
