@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, constants as fsConstants } from 'node:fs';
-import path from 'node:path';
+import { promises as fs } from 'node:fs';
 import { KeyringError } from '../primitives/errors.js';
+import { writeFileAtomic } from '../primitives/files.js';
 import type { KekState } from './key-provider.js';
 
 /**
@@ -11,8 +11,9 @@ import type { KekState } from './key-provider.js';
  *     "keys": [ { "id": "local-1-3f9a0c1d", "version": 1, "state": "primary",
  *                 "created": "2026-11-24T10:00:00.000Z", "material": "<base64, 32 bytes>" } ] }
  *
- * Writes go to a temporary file that is renamed over the old one, so a reader (a worker watching
- * the file) never sees half a keyring.
+ * Every write is atomic (primitives/files.ts), so a reader (a worker watching the file) never sees
+ * half a keyring. This module reads keyrings and creates new ones; rotating and retiring the keys
+ * in one is admin work (keys/admin/rotation.ts).
  */
 export const KEYRING_FORMAT = 'temporal-envelope-keyring/v1';
 
@@ -45,13 +46,18 @@ export function newKeyringDocument(): KeyringDocument {
   return { format: KEYRING_FORMAT, keys: [newKeyEntry(1)] };
 }
 
-export async function keyringExists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file, fsConstants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
+/** The file's text for a document: what every keyring write puts on disk. */
+export function keyringText(doc: KeyringDocument): string {
+  return `${JSON.stringify(validateKeyring(doc, '(new)'), null, 2)}\n`;
+}
+
+/**
+ * Create a keyring with one new primary KEK at `file`. Never overwrites: resolves undefined when a
+ * file is there already (its keys may be the only way to read history).
+ */
+export async function createKeyring(file: string): Promise<KeyringDocument | undefined> {
+  const doc = newKeyringDocument();
+  return (await writeFileAtomic(file, keyringText(doc), { exclusive: true })) ? doc : undefined;
 }
 
 export async function readKeyring(file: string, options: { allowInsecurePermissions?: boolean } = {}): Promise<KeyringDocument> {
@@ -59,7 +65,9 @@ export async function readKeyring(file: string, options: { allowInsecurePermissi
   try {
     stat = await fs.stat(file);
   } catch (cause) {
-    throw new KeyringError(`keyring ${file} cannot be read: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`, { cause });
+    throw new KeyringError(`keyring ${file} cannot be read: ${code ?? 'error'}`, { cause });
   }
   if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0 && !options.allowInsecurePermissions) {
     throw new KeyringError(
@@ -104,18 +112,4 @@ export function validateKeyring(doc: unknown, file: string): KeyringDocument {
   });
   if (primaries !== 1) fail(`expected exactly one key with state "primary", found ${primaries}`);
   return d as unknown as KeyringDocument;
-}
-
-export async function writeKeyring(file: string, doc: KeyringDocument): Promise<void> {
-  validateKeyring(doc, file);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await fs.open(tmp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
 }

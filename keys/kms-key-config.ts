@@ -1,6 +1,7 @@
-import { promises as fs, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import YAML from 'yaml';
 import { KeyringError } from '../primitives/errors.js';
+import { watchFile, type FileWatch } from '../primitives/files.js';
 import type { KekState } from './key-provider.js';
 
 /**
@@ -38,7 +39,7 @@ export function isKmsKeyId(value: string): boolean {
   return KEY_ID.test(value) && value.length <= 2048;
 }
 
-export function isYaml(file: string): boolean {
+function isYaml(file: string): boolean {
   return /\.ya?ml$/i.test(file);
 }
 
@@ -93,32 +94,15 @@ export function watchKmsKeyConfig(
   file: string,
   apply: (keys: readonly KmsKeyEntry[]) => void,
   options: { intervalMs?: number; onError?: (err: Error) => void } = {},
-): { close(): void } {
-  let last = mtimeSync(file);
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    const now = mtimeSync(file);
-    if (now === last) return;
-    busy = true;
-    readKmsKeyConfig(file)
-      .then((doc) => {
-        last = now;
-        apply(doc.keys);
-      })
-      .catch((err: unknown) => options.onError?.(err as Error))
-      .finally(() => {
-        busy = false;
-      });
-  }, options.intervalMs ?? 5000);
-  timer.unref();
-  return { close: () => clearInterval(timer) };
+): FileWatch {
+  return watchFile(file, async () => apply((await readKmsKeyConfig(file)).keys), {
+    intervalMs: options.intervalMs ?? 2000,
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
 }
 
-function mtimeSync(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return 0;
-  }
+/** The file's text for a document: JSON, or YAML when the name ends in .yaml/.yml. */
+export function kmsKeyConfigText(file: string, doc: KmsKeyConfig): string {
+  validateKmsKeyConfig(doc, file);
+  return isYaml(file) ? YAML.stringify(doc) : `${JSON.stringify(doc, null, 2)}\n`;
 }

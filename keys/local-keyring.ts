@@ -1,13 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openSealed, sealWithRandomNonce } from '../primitives/aead.js';
 import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../primitives/errors.js';
+import { watchFile, type FileWatch } from '../primitives/files.js';
 import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
 import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
-import { keyringExists, newKeyringDocument, readKeyring, writeKeyring, type KeyringDocument } from './keyring-file.js';
-import { randomBytes } from 'node:crypto';
+import { createKeyring, readKeyring, type KeyringDocument } from './keyring-file.js';
 
 export const DEFAULT_KEYRING_PATH = path.join(os.homedir(), '.temporal-envelope', 'keyring.json');
 
@@ -44,8 +45,7 @@ export class LocalKeyring implements KeyProvider {
   readonly name = 'local';
   private keks = new Map<string, LoadedKek>();
   private primary!: LoadedKek;
-  private lastMtimeMs = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private watch: FileWatch | undefined;
   private readonly random: (n: number) => Uint8Array;
 
   private constructor(
@@ -57,24 +57,25 @@ export class LocalKeyring implements KeyProvider {
 
   static async open(options: LocalKeyringOptions = {}): Promise<LocalKeyring> {
     const file = path.resolve(options.path ?? DEFAULT_KEYRING_PATH);
-    if (!(await keyringExists(file))) {
-      if (options.create === false) throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`);
-      await writeKeyring(file, newKeyringDocument());
-      (options.warn ?? console.warn)(
-        `temporal-envelope: created a local development keyring at ${file}. Its keys are only as safe as that file: use a KMS in production.`,
-      );
+    const warn = options.warn ?? console.warn;
+    if (options.create !== false && !(await exists(file)) && (await createKeyring(file)) !== undefined) {
+      warn(`temporal-envelope: created a local development keyring at ${file}. Its keys are only as safe as that file: use a KMS in production.`);
     }
     const ring = new LocalKeyring(file, options);
-    await ring.reload();
     const interval = options.watchIntervalMs ?? 2000;
+    // Watching starts before the first read, so a rotation written while it runs is read again.
     if (interval > 0) {
-      ring.timer = setInterval(() => {
-        ring.reloadIfChanged().catch((err: unknown) => {
-          // Keep the keys we have: a half-edited or broken file must not take a running worker down.
-          (options.warn ?? console.warn)(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${(err as Error).message}`);
-        });
-      }, interval);
-      ring.timer.unref();
+      ring.watch = watchFile(file, () => ring.reload(), {
+        intervalMs: interval,
+        // Keep the keys we have: a half-edited or broken file must not take a running worker down.
+        onError: (err) => warn(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${err.message}`),
+      });
+    }
+    try {
+      await ring.reload();
+    } catch (err) {
+      ring.close();
+      throw err;
     }
     return ring;
   }
@@ -86,18 +87,9 @@ export class LocalKeyring implements KeyProvider {
     return ring;
   }
 
+  /** Read the file again and use its keys; on any failure the keys loaded before stay in use. */
   async reload(): Promise<void> {
-    const stat = await fs.stat(this.path);
-    const doc = await readKeyring(this.path, { allowInsecurePermissions: this.options.allowInsecurePermissions ?? false });
-    this.load(doc);
-    this.lastMtimeMs = stat.mtimeMs;
-  }
-
-  async reloadIfChanged(): Promise<boolean> {
-    const stat = await fs.stat(this.path);
-    if (stat.mtimeMs === this.lastMtimeMs) return false;
-    await this.reload();
-    return true;
+    this.load(await readKeyring(this.path, { allowInsecurePermissions: this.options.allowInsecurePermissions ?? false }));
   }
 
   primaryKeyId(): string {
@@ -130,14 +122,15 @@ export class LocalKeyring implements KeyProvider {
       .map((k) => ({ id: k.id, provider: this.name, state: k.state, created: k.created }));
   }
 
+  /** Ready when the file still reads and validates (not deleted, corrupted or opened up to other users since). */
   async checkReady(): Promise<void> {
-    if (this.path !== '(memory)') await this.reloadIfChanged();
+    if (this.path !== '(memory)') await this.reload();
     this.material(this.primary);
   }
 
   close(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.watch?.close();
+    this.watch = undefined;
   }
 
   private load(doc: KeyringDocument): void {
@@ -169,4 +162,11 @@ export class LocalKeyring implements KeyProvider {
 
 function wrapAad(keyId: string, scope: Scope): Uint8Array {
   return lengthPrefixed([WRAP_LABEL, utf8.encode(keyId), ...scopeFields(scope)]);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }

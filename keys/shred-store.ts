@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
+import { watchFile, writeFileAtomic, type FileWatch } from '../primitives/files.js';
 import { describeScope, makeScope, scopeKey, type Scope } from '../primitives/scope.js';
 
 /**
@@ -76,7 +77,6 @@ export class FileScopeSecretStore implements ScopeSecretStore {
   async getOrCreate(scope: Scope): Promise<Uint8Array> {
     const existing = await this.read(scope);
     if (existing !== undefined) return this.secretOf(existing, scope);
-    await this.ensureDir();
     const doc: SecretFile = {
       format: FORMAT,
       namespace: scope.namespace,
@@ -84,16 +84,12 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       created: new Date().toISOString(),
       secret: Buffer.from(this.random(SECRET_BYTES)).toString('base64'),
     };
-    const file = this.fileFor(scope);
-    const tmp = await this.writeTemp(doc);
     try {
-      // link() refuses an existing name: two workers creating the same scope's secret at once end
-      // up agreeing on whichever landed first.
-      await fs.link(tmp, file);
+      // Exclusive: two workers creating the same scope's secret at once end up agreeing on
+      // whichever landed first.
+      await writeFileAtomic(this.fileFor(scope), secretFileText(doc), { exclusive: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.ioError('cannot create a secret', err);
-    } finally {
-      await fs.rm(tmp, { force: true });
+      throw this.ioError('cannot create a secret', err);
     }
     return this.get(scope);
   }
@@ -118,7 +114,6 @@ export class FileScopeSecretStore implements ScopeSecretStore {
   async shred(scope: Scope, now = new Date()): Promise<ShredOutcome> {
     const before = await this.status(scope);
     if (before.state === 'shredded') return { before: 'shredded', shredded: before.shredded };
-    await this.ensureDir();
     const file = this.fileFor(scope);
     const shredded = now.toISOString();
     if (before.state === 'active') {
@@ -134,8 +129,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       created: before.state === 'active' ? before.created : shredded,
       shredded,
     };
-    const tmp = await this.writeTemp(tomb);
-    await fs.rename(tmp, file);
+    await writeFileAtomic(file, secretFileText(tomb));
     const event: ShredEvent = { namespace: scope.namespace, ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }), shredded };
     await fs.appendFile(path.join(this.dir, SHRED_LOG), `${JSON.stringify(event)}\n`, { mode: 0o600 });
     return { before: before.state, shredded };
@@ -145,12 +139,11 @@ export class FileScopeSecretStore implements ScopeSecretStore {
    * Call `onShred` for every scope shredded (by any process) after this call, by polling shred.log.
    * Running codecs use it to drop cached data keys of that scope at once instead of at cache expiry.
    */
-  watchShreds(onShred: (event: ShredEvent) => void, intervalMs = 2000): { close(): void } {
+  watchShreds(onShred: (event: ShredEvent) => void, intervalMs = 2000): FileWatch {
     const log = path.join(this.dir, SHRED_LOG);
     // Start from the log's end now (synchronously), so a shred right after this call is not missed.
     let offset = sizeSync(log);
-    let busy = false;
-    const poll = async () => {
+    const readNewLines = async () => {
       const size = await fs.stat(log).then((s) => s.size, () => 0);
       if (size < offset) offset = 0; // the log was pruned or recreated
       if (size === offset) return;
@@ -162,7 +155,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       } finally {
         await handle.close();
       }
-      // Only whole lines: a line being appended right now is read on the next tick.
+      // Only whole lines: a line being appended right now is read on the next change.
       const complete = buf.lastIndexOf(0x0a) + 1;
       offset += complete;
       for (const line of buf.subarray(0, complete).toString('utf8').split('\n')) {
@@ -175,17 +168,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
         }
       }
     };
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      poll()
-        .catch(() => undefined)
-        .finally(() => {
-          busy = false;
-        });
-    }, intervalMs);
-    timer.unref();
-    return { close: () => clearInterval(timer) };
+    return watchFile(log, readNewLines, { intervalMs });
   }
 
   private secretOf(doc: SecretFile, scope: Scope): Uint8Array {
@@ -220,22 +203,6 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     return doc;
   }
 
-  private async ensureDir(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-  }
-
-  private async writeTemp(doc: SecretFile): Promise<string> {
-    const tmp = path.join(this.dir, `.${randomBytes(8).toString('hex')}.tmp`);
-    const handle = await fs.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(doc)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    return tmp;
-  }
-
   private ioError(what: string, cause: unknown): KeyringError {
     return new KeyringError(`${this.description}: ${what}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
   }
@@ -262,4 +229,8 @@ function sizeSync(file: string): number {
 
 export function scopeFromEvent(event: ShredEvent): Scope {
   return makeScope(event.namespace, event.workflowId);
+}
+
+function secretFileText(doc: SecretFile): string {
+  return `${JSON.stringify(doc)}\n`;
 }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnvelopeCodec, LocalKeyring, makeScope } from '../codecs/index.js';
-import { retireInDocument, rotateDocument } from '../keys/admin/rotation.js';
-import { readKeyring, writeKeyring } from '../keys/keyring-file.js';
+import { retireInDocument, rotateDocument, writeKeyring } from '../keys/admin/rotation.js';
+import { readKeyring } from '../keys/keyring-file.js';
 import { jsonPayload, text } from './support/payloads.js';
 
 const opened: LocalKeyring[] = [];

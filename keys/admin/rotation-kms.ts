@@ -1,9 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import YAML from 'yaml';
 import { KeyringError } from '../../primitives/errors.js';
-import { KMS_KEY_CONFIG_FORMAT, isYaml, readKmsKeyConfig, validateKmsKeyConfig, type KmsKeyConfig, type KmsKeyEntry } from '../kms-key-config.js';
+import { writeFileAtomic } from '../../primitives/files.js';
+import { KMS_KEY_CONFIG_FORMAT, kmsKeyConfigText, readKmsKeyConfig, type KmsKeyConfig, type KmsKeyEntry } from '../kms-key-config.js';
 import { withFileLock } from './lock.js';
 
 /**
@@ -12,29 +9,17 @@ import { withFileLock } from './lock.js';
  * file's lock.
  */
 
+/** Replace the key config with `doc` (validated first), atomically. No secrets in it, but it decides which key protects everything: 0600. */
 export async function writeKmsKeyConfig(file: string, doc: KmsKeyConfig): Promise<void> {
-  validateKmsKeyConfig(doc, file);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const text = isYaml(file) ? YAML.stringify(doc) : `${JSON.stringify(doc, null, 2)}\n`;
-  // No secrets in it, but it decides which key protects everything: keep it owner-writable only.
-  await fs.writeFile(tmp, text, { mode: 0o644, flag: 'wx' });
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, kmsKeyConfigText(file, doc));
 }
 
 export async function initKmsKeyConfig(file: string, keyId: string, now = new Date()): Promise<KmsKeyEntry> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  return withFileLock(file, async () => {
-    try {
-      await fs.access(file);
-      throw new KeyringError(`key config ${file} already exists; refusing to overwrite it (use "keys rotate --provider aws-kms --new-key …")`);
-    } catch (err) {
-      if (err instanceof KeyringError) throw err;
-    }
-    const entry: KmsKeyEntry = { keyId, state: 'primary', added: now.toISOString() };
-    await writeKmsKeyConfig(file, { format: KMS_KEY_CONFIG_FORMAT, keys: [entry] });
-    return entry;
-  });
+  const entry: KmsKeyEntry = { keyId, state: 'primary', added: now.toISOString() };
+  if (!(await writeFileAtomic(file, kmsKeyConfigText(file, { format: KMS_KEY_CONFIG_FORMAT, keys: [entry] }), { exclusive: true }))) {
+    throw new KeyringError(`key config ${file} already exists; refusing to overwrite it (use "keys rotate --provider aws-kms --new-key …")`);
+  }
+  return entry;
 }
 
 /** Put `keyId` first as the primary; the old primary becomes decrypt-only. */

@@ -1,15 +1,6 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { KeyringError } from '../../primitives/errors.js';
-import {
-  keyringExists,
-  newKeyEntry,
-  newKeyringDocument,
-  readKeyring,
-  writeKeyring,
-  type KeyringDocument,
-  type KeyringEntry,
-} from '../keyring-file.js';
+import { writeFileAtomic } from '../../primitives/files.js';
+import { createKeyring, keyringText, newKeyEntry, readKeyring, type KeyringDocument, type KeyringEntry } from '../keyring-file.js';
 import { withFileLock } from './lock.js';
 
 /**
@@ -25,21 +16,19 @@ export interface KeyringFileOptions {
 
 /** Create a keyring with one primary KEK. Refuses to overwrite: that would destroy every key in it. */
 export async function initLocalKeyring(file: string): Promise<KeyringEntry> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  return withFileLock(file, async () => {
-    if (await keyringExists(file)) {
-      throw new KeyringError(`keyring ${file} already exists; refusing to overwrite it (its keys may still be needed to decrypt history)`);
-    }
-    const doc = newKeyringDocument();
-    await writeKeyring(file, doc);
-    return doc.keys[0] as KeyringEntry;
-  });
+  const doc = await createKeyring(file);
+  if (doc === undefined) {
+    throw new KeyringError(`keyring ${file} already exists; refusing to overwrite it (its keys may still be needed to decrypt history)`);
+  }
+  return doc.keys[0] as KeyringEntry;
+}
+
+/** Replace the keyring file with `doc` (validated first), atomically. */
+export async function writeKeyring(file: string, doc: KeyringDocument): Promise<void> {
+  await writeFileAtomic(file, keyringText(doc));
 }
 
 export async function loadLocalKeyring(file: string, options: KeyringFileOptions = {}): Promise<KeyringDocument> {
-  if (!(await keyringExists(file))) {
-    throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`);
-  }
   return readKeyring(file, { allowInsecurePermissions: options.allowInsecurePermissions ?? false });
 }
 

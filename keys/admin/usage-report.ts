@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { KeyringError } from '../../primitives/errors.js';
+import { writeFileAtomic } from '../../primitives/files.js';
 import type { Scope } from '../../primitives/scope.js';
 import { isShreddableKeyId, kekIdOf } from '../shreddable-provider.js';
 
@@ -130,9 +129,6 @@ export async function saveUsageScan(file: string, scan: UsageScan): Promise<Usag
   const report = (await readUsageReport(file)) ?? { format: USAGE_REPORT_FORMAT, scans: [] };
   report.scans = report.scans.filter((s) => !(s.address === scan.address && s.namespace === scan.namespace));
   report.scans.push(scan);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await fs.writeFile(tmp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(report, null, 2)}\n`);
   return report;
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
 import { UnknownKeyError, isEnvelopeError } from '../../../primitives/errors.js';
+import { writeFileAtomic } from '../../../primitives/files.js';
 import { SHRED_KEY_PREFIX } from '../../../keys/shreddable-provider.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
 import { makeScope } from '../../../primitives/scope.js';
@@ -113,5 +114,5 @@ async function writeOutput(io: CliIo, file: string | undefined, text: string): P
     io.stdout.write(text);
     return;
   }
-  await fs.writeFile(file, text, { mode: 0o600 });
+  await writeFileAtomic(file, text);
 }
