@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { z } from 'zod';
 import { KeyringError } from '../primitives/errors.js';
 import { writeFileAtomic } from '../primitives/files.js';
-import type { KekState } from './key-provider.js';
+import { parseKeyFile, validateKeyFile } from './file-schema.js';
 
 /**
  * The local keyring file: JSON, mode 0600, versioned KEKs of which exactly one is primary.
@@ -17,20 +18,38 @@ import type { KekState } from './key-provider.js';
  */
 export const KEYRING_FORMAT = 'temporal-envelope-keyring/v1';
 
-export interface KeyringEntry {
-  id: string;
-  version: number;
-  state: KekState;
-  created: string;
-  /** base64 of 32 bytes; absent once retired with destruction (`retire --destroy`). */
-  material?: string | undefined;
-  retired?: string | undefined;
-}
+const keyringEntrySchema = z
+  .looseObject({
+    id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._:-]'),
+    version: z.number().int().min(1, 'expected a whole number >= 1'),
+    state: z.enum(['primary', 'decrypt-only', 'retired']),
+    created: z.string(),
+    /** base64 of 32 bytes; absent once retired with destruction (`retire --destroy`). */
+    material: z
+      .string()
+      .refine((m) => Buffer.from(m, 'base64').length === 32, 'expected base64 of 32 bytes')
+      .optional(),
+    retired: z.string().optional(),
+  })
+  .refine((e) => e.material !== undefined || e.state === 'retired', { message: 'is missing but the key is not retired', path: ['material'] });
 
-export interface KeyringDocument {
-  format: typeof KEYRING_FORMAT;
-  keys: KeyringEntry[];
-}
+export const keyringSchema = z
+  .looseObject({
+    format: z.literal(KEYRING_FORMAT),
+    keys: z.array(keyringEntrySchema).min(1),
+  })
+  .superRefine((doc, ctx) => {
+    const primaries = doc.keys.filter((k) => k.state === 'primary').length;
+    if (primaries !== 1) ctx.addIssue({ code: 'custom', path: ['keys'], message: `expected exactly one key with state "primary", found ${primaries}` });
+    const seen = new Set<string>();
+    doc.keys.forEach((k, i) => {
+      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'id'], message: `${JSON.stringify(k.id)} appears twice` });
+      seen.add(k.id);
+    });
+  });
+
+export type KeyringDocument = z.infer<typeof keyringSchema>;
+export type KeyringEntry = KeyringDocument['keys'][number];
 
 export function newKeyEntry(version: number, now = new Date()): KeyringEntry {
   return {
@@ -74,42 +93,9 @@ export async function readKeyring(file: string, options: { allowInsecurePermissi
       `keyring ${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 on it`,
     );
   }
-  const text = await fs.readFile(file, 'utf8');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new KeyringError(`keyring ${file} is not valid JSON`);
-  }
-  return validateKeyring(doc, file);
+  return parseKeyFile(keyringSchema, await fs.readFile(file, 'utf8'), `keyring ${file}`);
 }
 
 export function validateKeyring(doc: unknown, file: string): KeyringDocument {
-  const fail = (what: string): never => {
-    throw new KeyringError(`keyring ${file}: ${what}`);
-  };
-  if (typeof doc !== 'object' || doc === null) return fail('expected a JSON object');
-  const d = doc as Record<string, unknown>;
-  if (d.format !== KEYRING_FORMAT) fail(`"format" expected ${JSON.stringify(KEYRING_FORMAT)}`);
-  if (!Array.isArray(d.keys) || d.keys.length === 0) fail('"keys" expected a non-empty array');
-  const seen = new Set<string>();
-  let primaries = 0;
-  (d.keys as unknown[]).forEach((k, i) => {
-    if (typeof k !== 'object' || k === null) fail(`keys[${i}] expected an object`);
-    const e = k as Record<string, unknown>;
-    if (typeof e.id !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(e.id)) fail(`keys[${i}].id expected 1-128 of [A-Za-z0-9._:-]`);
-    if (seen.has(e.id as string)) fail(`keys[${i}].id ${JSON.stringify(e.id)} appears twice`);
-    seen.add(e.id as string);
-    if (typeof e.version !== 'number' || !Number.isInteger(e.version) || e.version < 1) fail(`keys[${i}].version expected a whole number >= 1`);
-    if (e.state !== 'primary' && e.state !== 'decrypt-only' && e.state !== 'retired') fail(`keys[${i}].state expected primary, decrypt-only or retired`);
-    if (e.state === 'primary') primaries++;
-    if (typeof e.created !== 'string') fail(`keys[${i}].created expected an ISO date string`);
-    if (e.material !== undefined) {
-      if (typeof e.material !== 'string' || Buffer.from(e.material, 'base64').length !== 32) fail(`keys[${i}].material expected base64 of 32 bytes`);
-    } else if (e.state !== 'retired') {
-      fail(`keys[${i}].material is missing but the key is ${String(e.state)}`);
-    }
-  });
-  if (primaries !== 1) fail(`expected exactly one key with state "primary", found ${primaries}`);
-  return d as unknown as KeyringDocument;
+  return validateKeyFile(keyringSchema, doc, `keyring ${file}`);
 }

@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import YAML from 'yaml';
+import { z } from 'zod';
 import { KeyringError } from '../primitives/errors.js';
 import { watchFile, type FileWatch } from '../primitives/files.js';
-import type { KekState } from './key-provider.js';
+import { isoTime, parseKeyFile, validateKeyFile } from './file-schema.js';
 
 /**
  * The AWS KMS key config: which KMS keys a deployment uses, primary first. KMS keeps the key
@@ -19,20 +20,6 @@ import type { KekState } from './key-provider.js';
  */
 export const KMS_KEY_CONFIG_FORMAT = 'temporal-envelope-kms-keys/v1';
 
-export interface KmsKeyEntry {
-  keyId: string;
-  state: KekState;
-  added: string;
-  /** When it stopped being primary. */
-  demoted?: string | undefined;
-  retired?: string | undefined;
-}
-
-export interface KmsKeyConfig {
-  format: typeof KMS_KEY_CONFIG_FORMAT;
-  keys: KmsKeyEntry[];
-}
-
 const KEY_ID = /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+|alias\/[A-Za-z0-9/_-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
 export function isKmsKeyId(value: string): boolean {
@@ -43,26 +30,34 @@ function isYaml(file: string): boolean {
   return /\.ya?ml$/i.test(file);
 }
 
-export function validateKmsKeyConfig(doc: unknown, file: string): KmsKeyConfig {
-  const fail = (what: string): never => {
-    throw new KeyringError(`key config ${file}: ${what}`);
-  };
-  if (typeof doc !== 'object' || doc === null) return fail('expected an object');
-  const d = doc as Record<string, unknown>;
-  if (d.format !== KMS_KEY_CONFIG_FORMAT) fail(`"format" expected ${JSON.stringify(KMS_KEY_CONFIG_FORMAT)}`);
-  if (!Array.isArray(d.keys) || d.keys.length === 0) fail('"keys" expected a non-empty array');
-  const seen = new Set<string>();
-  (d.keys as unknown[]).forEach((k, i) => {
-    if (typeof k !== 'object' || k === null) fail(`keys[${i}] expected an object`);
-    const e = k as Record<string, unknown>;
-    if (typeof e.keyId !== 'string' || !isKmsKeyId(e.keyId)) fail(`keys[${i}].keyId expected a KMS key ARN, key id or alias/name`);
-    if (seen.has(e.keyId as string)) fail(`keys[${i}].keyId ${JSON.stringify(e.keyId)} appears twice`);
-    seen.add(e.keyId as string);
-    if (e.state !== 'primary' && e.state !== 'decrypt-only' && e.state !== 'retired') fail(`keys[${i}].state expected primary, decrypt-only or retired`);
-    if ((e.state === 'primary') !== (i === 0)) fail(`keys[${i}].state: the first key, and only the first, must be "primary"`);
-    if (typeof e.added !== 'string' || Number.isNaN(Date.parse(e.added))) fail(`keys[${i}].added expected an ISO date string`);
+const kmsKeyEntrySchema = z.looseObject({
+  keyId: z.string().refine(isKmsKeyId, 'expected a KMS key ARN, key id or alias/name'),
+  state: z.enum(['primary', 'decrypt-only', 'retired']),
+  added: isoTime,
+  /** When it stopped being primary. */
+  demoted: isoTime.optional(),
+  retired: isoTime.optional(),
+});
+
+export const kmsKeyConfigSchema = z
+  .looseObject({
+    format: z.literal(KMS_KEY_CONFIG_FORMAT),
+    keys: z.array(kmsKeyEntrySchema).min(1),
+  })
+  .superRefine((doc, ctx) => {
+    const seen = new Set<string>();
+    doc.keys.forEach((k, i) => {
+      if ((k.state === 'primary') !== (i === 0)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'state'], message: 'the first key, and only the first, must be "primary"' });
+      if (seen.has(k.keyId)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'keyId'], message: `${JSON.stringify(k.keyId)} appears twice` });
+      seen.add(k.keyId);
+    });
   });
-  return d as unknown as KmsKeyConfig;
+
+export type KmsKeyConfig = z.infer<typeof kmsKeyConfigSchema>;
+export type KmsKeyEntry = KmsKeyConfig['keys'][number];
+
+export function validateKmsKeyConfig(doc: unknown, file: string): KmsKeyConfig {
+  return validateKeyFile(kmsKeyConfigSchema, doc, `key config ${file}`);
 }
 
 export async function readKmsKeyConfig(file: string): Promise<KmsKeyConfig> {
@@ -76,13 +71,7 @@ export async function readKmsKeyConfig(file: string): Promise<KmsKeyConfig> {
     }
     throw new KeyringError(`key config ${file} cannot be read: ${code ?? 'error'}`, { cause });
   }
-  let doc: unknown;
-  try {
-    doc = isYaml(file) ? YAML.parse(text) : JSON.parse(text);
-  } catch {
-    throw new KeyringError(`key config ${file} is not valid ${isYaml(file) ? 'YAML' : 'JSON'}`);
-  }
-  return validateKmsKeyConfig(doc, file);
+  return parseKeyFile(kmsKeyConfigSchema, text, `key config ${file}`, isYaml(file) ? 'yaml' : 'json');
 }
 
 /**
@@ -95,10 +84,7 @@ export function watchKmsKeyConfig(
   apply: (keys: readonly KmsKeyEntry[]) => void,
   options: { intervalMs?: number; onError?: (err: Error) => void } = {},
 ): FileWatch {
-  return watchFile(file, async () => apply((await readKmsKeyConfig(file)).keys), {
-    intervalMs: options.intervalMs ?? 2000,
-    ...(options.onError ? { onError: options.onError } : {}),
-  });
+  return watchFile(file, async () => apply((await readKmsKeyConfig(file)).keys), { intervalMs: options.intervalMs ?? 2000, onError: options.onError });
 }
 
 /** The file's text for a document: JSON, or YAML when the name ends in .yaml/.yml. */

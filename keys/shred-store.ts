@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
 import { watchFile, writeFileAtomic, type FileWatch } from '../primitives/files.js';
 import { describeScope, makeScope, scopeKey, type Scope } from '../primitives/scope.js';
+import { parseKeyFile } from './file-schema.js';
 
 /**
  * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters
@@ -34,24 +36,30 @@ export interface ShredOutcome {
 }
 
 /** One line of shred.log: lets running processes drop cached keys of a shredded scope promptly. */
-export interface ShredEvent {
-  readonly namespace: string;
-  readonly workflowId?: string | undefined;
-  readonly shredded: string;
-}
+const shredEventSchema = z.looseObject({
+  namespace: z.string().min(1),
+  workflowId: z.string().min(1).optional(),
+  shredded: z.string(),
+});
+export type ShredEvent = z.infer<typeof shredEventSchema>;
 
 const FORMAT = 'temporal-envelope-scope-secret/v1';
 const SECRET_BYTES = 32;
 export const SHRED_LOG = 'shred.log';
 
-interface SecretFile {
-  format: typeof FORMAT;
-  namespace: string;
-  workflowId?: string | undefined;
-  created: string;
-  secret?: string | undefined;
-  shredded?: string | undefined;
-}
+/** One scope's file: its secret while active, a tombstone (`shredded`, no secret) after. */
+const secretFileSchema = z.looseObject({
+  format: z.literal(FORMAT),
+  namespace: z.string(),
+  workflowId: z.string().optional(),
+  created: z.string(),
+  secret: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === SECRET_BYTES, `expected base64 of ${SECRET_BYTES} bytes`)
+    .optional(),
+  shredded: z.string().optional(),
+});
+type SecretFile = z.infer<typeof secretFileSchema>;
 
 /**
  * A directory (mode 0700) with one file (mode 0600) per scope, named by a hash of the scope so a
@@ -80,7 +88,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     const doc: SecretFile = {
       format: FORMAT,
       namespace: scope.namespace,
-      ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }),
+      workflowId: scope.workflowId,
       created: new Date().toISOString(),
       secret: Buffer.from(this.random(SECRET_BYTES)).toString('base64'),
     };
@@ -125,12 +133,12 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     const tomb: SecretFile = {
       format: FORMAT,
       namespace: scope.namespace,
-      ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }),
+      workflowId: scope.workflowId,
       created: before.state === 'active' ? before.created : shredded,
       shredded,
     };
     await writeFileAtomic(file, secretFileText(tomb));
-    const event: ShredEvent = { namespace: scope.namespace, ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }), shredded };
+    const event: ShredEvent = { namespace: scope.namespace, workflowId: scope.workflowId, shredded };
     await fs.appendFile(path.join(this.dir, SHRED_LOG), `${JSON.stringify(event)}\n`, { mode: 0o600 });
     return { before: before.state, shredded };
   }
@@ -160,12 +168,9 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       offset += complete;
       for (const line of buf.subarray(0, complete).toString('utf8').split('\n')) {
         if (line.trim() === '') continue;
-        try {
-          const e = JSON.parse(line) as ShredEvent;
-          if (typeof e.namespace === 'string' && e.namespace !== '') onShred(e);
-        } catch {
-          // A torn or foreign line must not stop the watch; cache expiry still bounds exposure.
-        }
+        // A torn or foreign line must not stop the watch; cache expiry still bounds exposure.
+        const event = shredEventSchema.safeParse(parseJsonOrUndefined(line));
+        if (event.success) onShred(event.data);
       }
     };
     return watchFile(log, readNewLines, { intervalMs });
@@ -175,11 +180,8 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     if (doc.shredded !== undefined) {
       throw new KeyShreddedError(`${describeScope(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
     }
-    const secret = doc.secret === undefined ? undefined : Buffer.from(doc.secret, 'base64');
-    if (secret === undefined || secret.length !== SECRET_BYTES) {
-      throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} is corrupt`);
-    }
-    return Uint8Array.from(secret);
+    if (doc.secret === undefined) throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} has neither a secret nor a tombstone`);
+    return Uint8Array.from(Buffer.from(doc.secret, 'base64'));
   }
 
   private async read(scope: Scope): Promise<SecretFile | undefined> {
@@ -191,13 +193,8 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw this.ioError('cannot read a secret', err);
     }
-    let doc: SecretFile;
-    try {
-      doc = JSON.parse(text) as SecretFile;
-    } catch {
-      throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} is not valid JSON`);
-    }
-    if (doc.format !== FORMAT || doc.namespace !== scope.namespace || doc.workflowId !== scope.workflowId) {
+    const doc = parseKeyFile(secretFileSchema, text, `${this.description}: secret file for ${describeScope(scope)}`);
+    if (doc.namespace !== scope.namespace || doc.workflowId !== scope.workflowId) {
       throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} does not belong to that scope`);
     }
     return doc;
@@ -233,4 +230,12 @@ export function scopeFromEvent(event: ShredEvent): Scope {
 
 function secretFileText(doc: SecretFile): string {
   return `${JSON.stringify(doc)}\n`;
+}
+
+function parseJsonOrUndefined(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
 }

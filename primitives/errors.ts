@@ -112,6 +112,14 @@ export class KeyringError extends EnvelopeError {
   readonly code = 'KEYRING_ERROR' as const;
 }
 
+/**
+ * Validation issues (zod's shape, without depending on zod) as one line that names every bad
+ * field: `keys.0.material: expected base64 of 32 bytes; format: …`.
+ */
+export function describeIssues(issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[]): string {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(top level)'}: ${i.message}`).join('; ');
+}
+
 /** The one way to recognise our errors, also across copies of the package: by the ENVELOPE_ERROR mark. */
 export function isEnvelopeError(err: unknown): err is EnvelopeError {
   return typeof err === 'object' && err !== null && (err as { [ENVELOPE_ERROR]?: unknown })[ENVELOPE_ERROR] === true;

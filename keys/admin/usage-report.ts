@@ -1,7 +1,9 @@
 import { promises as fs } from 'node:fs';
+import { z } from 'zod';
 import { KeyringError } from '../../primitives/errors.js';
 import { writeFileAtomic } from '../../primitives/files.js';
 import type { Scope } from '../../primitives/scope.js';
+import { isoTime, parseKeyFile } from '../file-schema.js';
 import { isShreddableKeyId, kekIdOf } from '../shreddable-provider.js';
 
 /**
@@ -11,44 +13,49 @@ import { isShreddableKeyId, kekIdOf } from '../shreddable-provider.js';
  */
 export const USAGE_REPORT_FORMAT = 'temporal-envelope-usage/v1';
 
-export interface KeyUsage {
-  payloads: number;
+const count = z.number().int().min(0);
+
+const keyUsageSchema = z.looseObject({
+  payloads: count,
   /** Distinct scopes (workflows, or namespace scopes) with at least one payload under this KEK. */
-  scopes: number;
+  scopes: count,
   /** Of `payloads`, how many were sealed through the shreddable provider. */
-  shreddable: number;
-}
+  shreddable: count,
+});
+export type KeyUsage = z.infer<typeof keyUsageSchema>;
+
+const usageScanSchema = z.looseObject({
+  address: z.string(),
+  namespace: z.string(),
+  query: z.string(),
+  /** Workflows open at or after this instant were scanned; null: all that visibility keeps. */
+  since: isoTime.nullable(),
+  until: isoTime.nullable(),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  /** Workflow executions (runs) whose history was read. */
+  executions: count,
+  /** Histories that could not be read: a scan with any is incomplete and proves nothing. */
+  failedExecutions: count,
+  /** Every payload found in the histories. */
+  payloads: count,
+  /** Payloads without our envelope (plain, search attributes, headers, other codecs). */
+  unencrypted: count,
+  byKey: z.record(z.string(), keyUsageSchema),
+});
+export type UsageScan = z.infer<typeof usageScanSchema>;
+
+const usageReportSchema = z.looseObject({
+  format: z.literal(USAGE_REPORT_FORMAT),
+  scans: z.array(usageScanSchema),
+});
+export type UsageReport = z.infer<typeof usageReportSchema>;
 
 export interface ScopeUsage {
   readonly namespace: string;
   readonly workflowId?: string | undefined;
   readonly keyId: string;
   payloads: number;
-}
-
-export interface UsageScan {
-  address: string;
-  namespace: string;
-  query: string;
-  /** Workflows open at or after this instant were scanned; null: all that visibility keeps. */
-  since: string | null;
-  until: string | null;
-  startedAt: string;
-  finishedAt: string;
-  /** Workflow executions (runs) whose history was read. */
-  executions: number;
-  /** Histories that could not be read: a scan with any is incomplete and proves nothing. */
-  failedExecutions: number;
-  /** Every payload found in the histories. */
-  payloads: number;
-  /** Payloads without our envelope (plain, search attributes, headers, other codecs). */
-  unencrypted: number;
-  byKey: Record<string, KeyUsage>;
-}
-
-export interface UsageReport {
-  format: typeof USAGE_REPORT_FORMAT;
-  scans: UsageScan[];
 }
 
 /** Counts payloads per KEK and per scope while histories are walked. */
@@ -111,17 +118,7 @@ export async function readUsageReport(file: string): Promise<UsageReport | undef
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new KeyringError(`usage report ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new KeyringError(`usage report ${file} is not valid JSON`);
-  }
-  const d = doc as Partial<UsageReport>;
-  if (d.format !== USAGE_REPORT_FORMAT || !Array.isArray(d.scans)) {
-    throw new KeyringError(`usage report ${file}: "format" expected ${JSON.stringify(USAGE_REPORT_FORMAT)} with a "scans" array`);
-  }
-  return d as UsageReport;
+  return parseKeyFile(usageReportSchema, text, `usage report ${file}`);
 }
 
 /** Add a scan, replacing an earlier scan of the same address and namespace. */

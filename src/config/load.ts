@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { InvalidConfigError } from '../../primitives/errors.js';
+import { InvalidConfigError, describeIssues } from '../../primitives/errors.js';
 import { configSchema, type ConfigInput, type ServerConfig } from './schema.js';
 
 /**
@@ -60,8 +60,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServerConf
 export function validateConfig(raw: unknown, source = '(inline)'): Readonly<ServerConfig> {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-    throw new InvalidConfigError(`config ${source}: ${lines.join('; ')}`);
+    throw new InvalidConfigError(`config ${source}: ${describeIssues(result.error.issues)}`);
   }
   return deepFreeze(result.data);
 }
