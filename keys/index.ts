@@ -8,7 +8,8 @@ export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } fr
 export { ShreddableKeyProvider, forgetShreddedScopes, kekIdOf, isShreddableKeyId, SHRED_KEY_PREFIX } from './shreddable-provider.js';
 export { FileScopeSecretStore } from './shred-store.js';
 export type { ScopeSecretStore, ScopeSecretStatus, ShredOutcome, ShredEvent } from './shred-store.js';
-export { AwsKmsKeyring, mapKmsError } from './aws-kms-keyring.js';
+export { AwsKmsKeyring, createKmsClient } from './aws-kms-keyring.js';
+export { mapKmsError } from './kms-errors.js';
 export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';
 export { ResilientProvider } from './resilient-provider.js';
 export type { ResilienceOptions } from './resilient-provider.js';

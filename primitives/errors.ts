@@ -79,6 +79,17 @@ export class PlaintextRejectedError extends EnvelopeError {
 export class KmsUnavailableError extends EnvelopeError {
   readonly code = 'KMS_UNAVAILABLE' as const;
   override readonly retryable = true;
+  /**
+   * Whether retrying the same call at once may help (throttling, KMS's own 5xx, timeouts, network
+   * resets). False for a failure KMS did not explain: Temporal should still retry the task later,
+   * but an immediate retry would only add requests. Default true.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, options?: EnvelopeErrorOptions & { transient?: boolean }) {
+    super(message, options);
+    this.transient = options?.transient ?? true;
+  }
 }
 
 /** KMS refused the operation for good (access denied, disabled key, invalid ciphertext for that key). */

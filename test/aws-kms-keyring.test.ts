@@ -14,7 +14,7 @@ let proxy: FaultProxy;
 let admin: KMSClient;
 const newKey = async () => (await admin.send(new CreateKeyCommand({ Description: 'temporal-envelope test' }))).KeyMetadata!.Arn!;
 const ring = (keys: { keyId: string }[], endpoint = moto.endpoint, requestTimeoutMs = 3000) =>
-  new AwsKmsKeyring({ keys, region, endpoint, credentials, requestTimeoutMs, maxAttempts: 1 });
+  new AwsKmsKeyring({ keys, region, endpoint, credentials, requestTimeoutMs });
 
 beforeAll(async () => {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

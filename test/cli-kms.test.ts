@@ -102,14 +102,16 @@ describe('keys … --provider aws-kms', () => {
     }
   });
 
-  it('checks a key with KMS before it becomes primary: unknown (3), disabled (3), unreachable (4), bad id (2)', async () => {
+  it('checks a key with KMS before it becomes primary: not found (3), disabled (3), unreachable (4), bad id (2)', async () => {
     const config = path.join(dir, 'checks.json');
     expect((await cli(['keys', 'init', ...kmsArgs(config), '--kms-key', await newKey()])).code).toBe(0);
     const before = await fs.readFile(config, 'utf8');
 
     let r = await cli(['keys', 'rotate', ...kmsArgs(config), '--new-key', 'alias/does-not-exist', '--json']);
     expect(r.code).toBe(3);
-    expect(parseJson<{ error: { code: string; message: string } }>(r.stderr).error).toMatchObject({ code: 'UNKNOWN_KEY', message: expect.stringContaining('alias/does-not-exist') });
+    // The one KMS error mapping (keys/kms-errors.ts): a key KMS does not have is a permanent refusal.
+    expect(parseJson<{ error: { code: string; message: string } }>(r.stderr).error).toMatchObject({ code: 'KMS_ACCESS_DENIED', message: expect.stringContaining('alias/does-not-exist') });
+    expect(r.stderr).toContain('not found');
 
     const disabled = await newKey();
     // moto's DisableKey takes the bare key id, not the ARN.

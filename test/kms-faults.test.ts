@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 const ctx = (i: number): SerializationContext => ({ type: 'workflow', namespace: 'default', workflowId: `fault-wf-${i}` });
-const kms = () => new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: proxy.endpoint, credentials, requestTimeoutMs: 400, maxAttempts: 1 });
+const kms = () => new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: proxy.endpoint, credentials, requestTimeoutMs: 400 });
 
 describe('ResilientProvider (in-process)', () => {
   it('retries retryable failures with backoff, opens after a run of failures, fails fast, and closes on a good probe', async () => {

@@ -1,5 +1,7 @@
-import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { InvalidConfigError, KmsAccessDeniedError, KmsUnavailableError, UnknownKeyError } from '../../primitives/errors.js';
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { createKmsClient } from '../../keys/aws-kms-keyring.js';
+import { mapKmsError } from '../../keys/kms-errors.js';
+import { InvalidConfigError, KmsAccessDeniedError } from '../../primitives/errors.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import { initKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig } from '../../keys/admin/rotation-kms.js';
 import { isKmsKeyId } from '../../keys/kms-key-config.js';
@@ -19,11 +21,7 @@ function kmsClient(source: KeySourceOptions): KMSClient {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const region = source.region ?? process.env.AWS_DEFAULT_REGION;
   if (region === undefined || region === '') throw new UsageError('--region (or AWS_REGION) is required with --provider aws-kms');
-  return new KMSClient({
-    region,
-    ...(source.kmsEndpoint === undefined ? {} : { endpoint: source.kmsEndpoint }),
-    maxAttempts: 2,
-  });
+  return createKmsClient({ region, endpoint: source.kmsEndpoint });
 }
 
 /** The key must exist, be enabled, and be a symmetric encrypt/decrypt key. */
@@ -39,21 +37,10 @@ export async function checkKmsKey(source: KeySourceOptions, keyId: string, flag:
       throw new InvalidConfigError(`${flag} ${keyId} must be a symmetric ENCRYPT_DECRYPT key (it is ${meta.KeySpec ?? '?'} / ${meta.KeyUsage ?? '?'})`);
     }
   } catch (err) {
-    throw mapKmsError(err, keyId);
+    throw mapKmsError(err, 'DescribeKey', keyId);
   } finally {
     client.destroy();
   }
-}
-
-function mapKmsError(err: unknown, keyId: string): unknown {
-  if (err instanceof KmsAccessDeniedError || err instanceof InvalidConfigError) return err;
-  const name = (err as { name?: string }).name ?? '';
-  const message = (err as Error).message ?? String(err);
-  if (name === 'NotFoundException') return new UnknownKeyError(`KMS key ${keyId} not found: ${message}`, { cause: err });
-  if (name === 'AccessDeniedException' || name === 'UnrecognizedClientException' || name === 'InvalidSignatureException') {
-    return new KmsAccessDeniedError(`KMS refused to describe ${keyId}: ${message}`, { cause: err });
-  }
-  return new KmsUnavailableError(`KMS is not reachable or failed for ${keyId}: ${message}`, { cause: err });
 }
 
 export async function initAwsKeyConfig(source: KeySourceOptions, kmsKey: string | undefined): Promise<KeyInfo> {
