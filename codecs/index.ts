@@ -7,6 +7,8 @@ export type { Compression, EnvelopeHeader } from '../primitives/format.js';
 export { makeScope, scopeFromContext } from '../primitives/scope.js';
 export type { Scope } from '../primitives/scope.js';
 export * from '../primitives/errors.js';
+export { openKeyProviders } from '../keys/assemble.js';
+export type { KeyProvidersOptions } from '../keys/assemble.js';
 export { LocalKeyring, DEFAULT_KEYRING_PATH } from '../keys/local-keyring.js';
 export type { LocalKeyringOptions } from '../keys/local-keyring.js';
 export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } from '../keys/key-provider.js';

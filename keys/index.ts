@@ -1,3 +1,5 @@
+export { openKeyProviders } from './assemble.js';
+export type { KeyProvidersOptions } from './assemble.js';
 export { LocalKeyring, DEFAULT_KEYRING_PATH } from './local-keyring.js';
 export type { LocalKeyringOptions } from './local-keyring.js';
 export { DataKeyCache } from './dek-cache.js';

@@ -22,6 +22,8 @@ export interface ScopeSecretStore {
   /** Destroy the scope's secret and leave a tombstone. Idempotent. */
   shred(scope: Scope, now?: Date): Promise<ShredOutcome>;
   status(scope: Scope): Promise<ScopeSecretStatus>;
+  /** Call `onShred` for every scope shredded from now on, by any process sharing the store. Optional: without it, cache expiry bounds how long a running process keeps opening a shredded scope. */
+  watchShreds?(onShred: (event: ShredEvent) => void, intervalMs?: number): { close(): void };
 }
 
 export type ScopeSecretStatus =

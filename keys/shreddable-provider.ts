@@ -2,7 +2,7 @@ import { createHash, hkdfSync } from 'node:crypto';
 import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
 import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
-import { scopeFromEvent, type FileScopeSecretStore, type ScopeSecretStore } from './shred-store.js';
+import { scopeFromEvent, type ScopeSecretStore } from './shred-store.js';
 
 /**
  * Crypto-shredding on top of any KEK provider.
@@ -98,10 +98,11 @@ export function isShreddableKeyId(keyId: string): boolean {
  * sharing the store), instead of waiting for the cache's maxAge. Returns a handle to stop watching.
  */
 export function forgetShreddedScopes(
-  store: FileScopeSecretStore,
+  store: ScopeSecretStore,
   cache: { forgetScope(scope: Scope): void },
   intervalMs?: number,
 ): { close(): void } {
+  if (store.watchShreds === undefined) return { close: () => undefined };
   return store.watchShreds((event) => {
     try {
       cache.forgetScope(scopeFromEvent(event));

@@ -38,7 +38,7 @@ async function newKey(alias?: string): Promise<string> {
 }
 
 const kmsArgs = (config: string) => ['--provider', 'aws-kms', '--key-config', config, '--kms-endpoint', moto.endpoint];
-const cli = (args: string[]) => runCli(args, { env: AWS_ENV });
+const cli = (args: string[], options: { input?: string } = {}) => runCli(args, { env: AWS_ENV, ...options });
 
 describe('keys … --provider aws-kms', () => {
   it('init → rotate to an alias → list → retire with evidence; a running watcher sees each change', async () => {
@@ -141,5 +141,24 @@ describe('keys … --provider aws-kms', () => {
     const again = await cli(['keys', 'init', ...kmsArgs(config), '--kms-key', await newKey()]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');
+  });
+
+  it('encode and decode --provider aws-kms: payloads sealed under a KMS key open again, also crypto-shreddable ones', async () => {
+    const config = path.join(dir, 'codec-io.json');
+    expect((await cli(['keys', 'init', ...kmsArgs(config), '--kms-key', await newKey()])).code).toBe(0);
+    const input = JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"kms secret"').toString('base64') }] });
+    const sealed = await cli(['encode', ...kmsArgs(config), '-n', 'default', '-w', 'order-9'], { input });
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(sealed.stdout).not.toContain(Buffer.from('"kms secret"').toString('base64'));
+    const opened = await cli(['decode', ...kmsArgs(config), '-n', 'default', '-w', 'order-9'], { input: sealed.stdout });
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stderr).toBe('');
+    expect(Buffer.from(parseJson<{ payloads: { data: string }[] }>(opened.stdout).payloads[0]!.data, 'base64').toString()).toBe('"kms secret"');
+
+    const store = path.join(dir, 'kms-shred-store');
+    const shreddable = await cli(['encode', ...kmsArgs(config), '--shred-store', store, '-w', 'order-10'], { input });
+    expect(shreddable.code, shreddable.stderr).toBe(0);
+    const back = await cli(['decode', ...kmsArgs(config), '--shred-store', store], { input: shreddable.stdout });
+    expect(back.code, back.stderr).toBe(0);
   });
 });

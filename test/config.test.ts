@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { keyProvidersOptions } from '../src/config/key-providers.js';
 import { loadConfig, validateConfig } from '../src/config/load.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'te-config-'));
@@ -34,6 +35,16 @@ describe('config', () => {
     const c = loadConfig({ env: { TEMPORAL_ENVELOPE_PROVIDER: 'aws-kms', TEMPORAL_ENVELOPE_KEY_CONFIG: '/etc/te/kms-keys.json' } });
     expect(c.keys.provider).toBe('aws-kms');
     expect(c.keys.awsKms?.keyConfigFile).toBe('/etc/te/kms-keys.json');
+  });
+
+  it('keys.shredStore: from the file or TEMPORAL_ENVELOPE_SHRED_STORE, mapped into the assembler\'s options', () => {
+    const p = file('shred.yaml', 'keys:\n  shredStore:\n    path: /var/lib/te/shred-store\n');
+    const c = loadConfig({ file: p });
+    expect(c.keys.shredStore).toEqual({ path: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
+    expect(keyProvidersOptions(c.keys)).toMatchObject({ provider: 'local', shredStore: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
+    expect(loadConfig({ env: { TEMPORAL_ENVELOPE_SHRED_STORE: '/srv/shreds' } }).keys.shredStore?.path).toBe('/srv/shreds');
+    expect(keyProvidersOptions(loadConfig().keys).shredStore).toBeUndefined();
+    expect(() => loadConfig({ file: file('shred-bad.yaml', 'keys:\n  shredStore: {}\n') })).toThrow(/keys\.shredStore\.path/);
   });
 
   it.each([

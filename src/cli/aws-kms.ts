@@ -2,7 +2,6 @@ import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { createKmsClient } from '../../keys/aws-kms-keyring.js';
 import { mapKmsError } from '../../keys/kms-errors.js';
 import { InvalidConfigError, KmsAccessDeniedError } from '../../primitives/errors.js';
-import type { KeyProvider } from '../../keys/key-provider.js';
 import { initKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig } from '../../keys/admin/rotation-kms.js';
 import { isKmsKeyId } from '../../keys/kms-key-config.js';
 import { kmsKeyInfo, type KeyInfo } from './key-info.js';
@@ -15,10 +14,16 @@ import type { KeySourceOptions } from './options.js';
  * keys, before it becomes primary — a typo found at rotation, not at the first workflow task.
  */
 
-function kmsClient(source: KeySourceOptions): KMSClient {
-  // The SDK warns on every Node 20 run about its own future releases; this package supports Node
-  // 20.19+ with the SDK it pins, and the warning would bury the CLI's output. An explicit setting wins.
+/**
+ * The SDK warns on every Node 20 run about its own future releases; this package supports Node
+ * 20.19+ with the SDK it pins, and the warning would bury the CLI's output. An explicit setting wins.
+ */
+export function quietAwsSdk(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+function kmsClient(source: KeySourceOptions): KMSClient {
+  quietAwsSdk();
   const region = source.region ?? process.env.AWS_DEFAULT_REGION;
   if (region === undefined || region === '') throw new UsageError('--region (or AWS_REGION) is required with --provider aws-kms');
   return createKmsClient({ region, endpoint: source.kmsEndpoint });
@@ -65,8 +70,4 @@ export async function retireAwsKey(
     throw new UsageError('--destroy is refused for KMS keys: disabling or scheduling deletion of a KMS key is done in AWS, under its own IAM controls');
   }
   return kmsKeyInfo(await retireKmsKey(source.keyConfig, id, { check: (e) => options.check({ id: e.keyId, created: e.added, demoted: e.demoted }) }));
-}
-
-export async function openAwsKmsProvider(_source: KeySourceOptions, _options: { watch: boolean }): Promise<KeyProvider> {
-  throw new InvalidConfigError('--provider aws-kms cannot open payloads in this build yet (keys/aws-kms-keyring.ts is missing)');
 }
