@@ -1,5 +1,5 @@
 export { EnvelopeCodec } from './envelope-codec.js';
-export type { EnvelopeCodecOptions, DecodeOptions, DecodeResult } from './envelope-codec.js';
+export type { EnvelopeCodecOptions, DecodeOptions, DecodeResult, SealedPayloadInfo } from './envelope-codec.js';
 export { AEAD_ALGORITHMS } from '../primitives/aead.js';
 export type { AeadAlgorithm } from '../primitives/aead.js';
 export { ENCODING, FORMAT_VERSION, META, isEnvelopePayload, peekScope } from '../primitives/format.js';
