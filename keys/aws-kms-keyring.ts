@@ -55,6 +55,8 @@ export class AwsKmsKeyring implements KeyProvider {
   private readonly clients = new Map<string, KMSClient>();
   private readonly timeoutMs: number;
   private watcher: { close(): void } | undefined;
+  /** The key config file the keys come from, when they do. */
+  private configFile: string | undefined;
 
   constructor(private readonly options: AwsKmsKeyringOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? 3000;
@@ -69,6 +71,7 @@ export class AwsKmsKeyring implements KeyProvider {
   ): Promise<AwsKmsKeyring> {
     const doc = await readKmsKeyConfig(file);
     const ring = new AwsKmsKeyring({ ...options, keys: doc.keys });
+    ring.configFile = file;
     const interval = options.watchIntervalMs ?? 2000;
     if (interval > 0) {
       ring.watcher = watchKmsKeyConfig(file, (keys) => ring.setKeys(keys), {
@@ -144,7 +147,9 @@ export class AwsKmsKeyring implements KeyProvider {
     );
   }
 
+  /** Ready when the key config (if any) still reads and validates, and KMS says the primary key is enabled. */
   async checkReady(): Promise<void> {
+    if (this.configFile !== undefined) this.setKeys((await readKmsKeyConfig(this.configFile)).keys);
     const keyId = this.primaryKeyId();
     const out = await this.call('DescribeKey', keyId, (client, abortSignal) => client.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }));
     const state = out.KeyMetadata?.KeyState;

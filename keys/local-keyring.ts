@@ -15,7 +15,11 @@ export const DEFAULT_KEYRING_PATH = path.join(os.homedir(), '.temporal-envelope'
 export interface LocalKeyringOptions {
   /** Keyring file. Default ~/.temporal-envelope/keyring.json. */
   path?: string;
-  /** Create the file (with one primary KEK) when missing. Default true. */
+  /**
+   * Create the file (with one primary KEK) when it is missing. Default false: a mistyped path must
+   * fail, naming the path and `temporal-envelope keys init`, not start sealing with keys nobody
+   * else holds. `keys init` and the codec server's dev mode create keyrings.
+   */
   create?: boolean;
   /** Re-read the file when it changes, so a `keys rotate` reaches running workers. 0 turns it off. Default 2000 ms. */
   watchIntervalMs?: number;
@@ -58,7 +62,7 @@ export class LocalKeyring implements KeyProvider {
   static async open(options: LocalKeyringOptions = {}): Promise<LocalKeyring> {
     const file = path.resolve(options.path ?? DEFAULT_KEYRING_PATH);
     const warn = options.warn ?? console.warn;
-    if (options.create !== false && !(await exists(file)) && (await createKeyring(file)) !== undefined) {
+    if (options.create === true && !(await exists(file)) && (await createKeyring(file)) !== undefined) {
       warn(`temporal-envelope: created a local development keyring at ${file}. Its keys are only as safe as that file: use a KMS in production.`);
     }
     const ring = new LocalKeyring(file, options);

@@ -159,10 +159,13 @@ describe('the production bundle, run as the container runs it', () => {
         policy: { rules: [{ principals: ['op'], namespaces: ['default'], actions: ['decode', 'encode'] }] },
       }),
     );
+    const env = { PATH: process.env.PATH, NODE_ENV: 'production', TEMPORAL_ENVELOPE_HOST: '127.0.0.1', TEMPORAL_ENVELOPE_LOG_PRETTY: 'false', TEMPORAL_ENVELOPE_KEYRING: path.join(dir, 'keyring.json'), HOME: dir };
+    // With a config file the server creates no keyring: make it as an operator would, with the bundle's CLI.
+    await run(process.execPath, [main, 'keys', 'init'], { cwd: REPO_ROOT, env });
     const child = spawn(process.execPath, [main, 'serve', '--config', path.join(dir, 'config.yaml')], {
       // The bundle resolves its dependencies from the package root, as /app in the image.
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', TEMPORAL_ENVELOPE_HOST: '127.0.0.1', TEMPORAL_ENVELOPE_LOG_PRETTY: 'false', TEMPORAL_ENVELOPE_KEYRING: path.join(dir, 'keyring.json'), HOME: dir },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';

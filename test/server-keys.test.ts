@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Payload } from '@temporalio/common';
@@ -90,5 +90,55 @@ describe('the codec server with keys.shredStore', () => {
     expect(text((await decode([sealed])).body.payloads![0]!)).toBe('"pii of customer 4"'); // now cached
     await new FileScopeSecretStore(storeDir).shred(makeScope('default', 'customer-4'));
     await expect.poll(async () => (await decode([sealed])).body.payloads![0], { timeout: 10_000, interval: 50 }).toEqual(payloadsToJson([sealed]).payloads[0]);
+  });
+});
+
+describe('keyrings are created only by keys init and dev mode', () => {
+  const configFor = (keyringPath: string) => {
+    const file = path.join(dir, `config-${path.basename(keyringPath)}.yaml`);
+    writeFileSync(file, YAML.stringify({ server: { host: '127.0.0.1', port: 0 }, keys: { local: { path: keyringPath, watchIntervalMs: 0 } }, log: { level: 'silent' } }));
+    return file;
+  };
+
+  it('serve --config with a mistyped keyring path fails at start, naming the path and keys init, and creates nothing', async () => {
+    const typo = path.join(dir, 'keyrnig.json');
+    await expect(serve({ configPath: configFor(typo), env: {}, handleSignals: false })).rejects.toMatchObject({
+      code: 'KEYRING_ERROR',
+      message: `keyring ${typo} does not exist; create it with "temporal-envelope keys init"`,
+    });
+    expect(existsSync(typo)).toBe(false);
+  });
+
+  it('dev mode (no config) creates the development keyring', async () => {
+    const devKeyring = path.join(dir, 'dev', 'keyring.json');
+    const dev = await serve({ host: '127.0.0.1', port: 0, env: { TEMPORAL_ENVELOPE_KEYRING: devKeyring, TEMPORAL_ENVELOPE_DEV_TOKEN: 'dev-token-0123456789abcdef', TEMPORAL_ENVELOPE_LOG_LEVEL: 'silent' }, handleSignals: false });
+    try {
+      expect(statSync(devKeyring).mode & 0o777).toBe(0o600);
+      expect((await fetch(`${dev.url}/readyz`)).status).toBe(200);
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('/readyz fails while the configured keyring cannot be loaded (deleted, corrupted), and recovers', async () => {
+    const ring = path.join(dir, 'ready.json');
+    await createKeyring(ring);
+    const saved = readFileSync(ring);
+    const srv = await serve({ configPath: configFor(ring), env: {}, handleSignals: false });
+    const ready = async () => {
+      const res = await fetch(`${srv.url}/readyz`);
+      return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+    };
+    try {
+      expect((await ready()).status).toBe(200);
+      rmSync(ring);
+      expect(await ready()).toMatchObject({ status: 503, body: { error: { code: 'KEYRING_ERROR', message: expect.stringContaining('does not exist') } } });
+      writeFileSync(ring, '{ "format": ', { mode: 0o600 });
+      expect(await ready()).toMatchObject({ status: 503, body: { error: { code: 'KEYRING_ERROR', message: expect.stringContaining('not valid JSON') } } });
+      writeFileSync(ring, saved, { mode: 0o600 });
+      expect((await ready()).status).toBe(200);
+    } finally {
+      await srv.close();
+    }
   });
 });

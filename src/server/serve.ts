@@ -29,7 +29,7 @@ export interface RunningServer extends CodecServer {
 }
 
 /**
- * Dev mode (no config file): the local keyring, loopback only, CORS for the dev server's UI on
+ * Dev mode (no config file): the local keyring (created if missing), loopback only, CORS for the dev server's UI on
  * :8233, and one random dev token (printed once, kept only hashed) allowed to decode and encode in
  * every namespace. A config file turns all of that off: nothing is allowed unless its policy says so.
  */
@@ -69,7 +69,8 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const shredStore = config.keys.shredStore === undefined ? undefined : new FileScopeSecretStore(config.keys.shredStore.path);
   const keyOptions = keyProvidersOptions(config.keys);
-  const keyProvider = await openKeyProviders({ ...keyOptions, local: { ...keyOptions.local, create: true }, shredStore, warn: (m) => logger.warn(m) });
+  // Only dev mode creates a keyring: with a config file, a missing one is an error naming the path.
+  const keyProvider = await openKeyProviders({ ...keyOptions, local: { ...keyOptions.local, create: devMode }, shredStore, warn: (m) => logger.warn(m) });
   let server: CodecServer;
   let address: string;
   try {
