@@ -3,7 +3,7 @@
  *
  * EnvelopeCodec seals each payload with the data key (DEK) of the workflow it belongs to; the DEK
  * is wrapped by a key-encryption key (KEK) from a KeyProvider and travels, wrapped, inside the
- * payload. See codecs/format.ts for the bytes and docs/wire-format.md for the rules.
+ * payload. See primitives/format.ts for the bytes and docs/wire-format.md for the rules.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
