@@ -12,12 +12,7 @@ import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
 import { ProviderSet } from '../keys/provider-set.js';
 import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
-import {
-  InvalidConfigError,
-  MalformedPayloadError,
-  PlaintextRejectedError,
-  ScopeMismatchError,
-} from '../primitives/errors.js';
+import { InvalidConfigError, MalformedPayloadError, PlaintextRejectedError, ScopeMismatchError } from '../primitives/errors.js';
 import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from '../primitives/format.js';
 import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
@@ -192,7 +187,7 @@ export class EnvelopeCodec implements PayloadCodec {
     return results;
   }
 
-  /** Step 1, no key touched: is the payload ours, and what does its header say? */
+  /** First, no key touched: is the payload ours, and what does its header say? */
   private readHeader(payload: Payload, rejectPlaintext: boolean): ReadPayload | DecodeResult {
     if (!isEnvelopePayload(payload)) {
       if (!rejectPlaintext) return { payload, status: 'passthrough' };
@@ -206,7 +201,7 @@ export class EnvelopeCodec implements PayloadCodec {
     }
   }
 
-  /** Step 3: the scope check, the data key, the AEAD. */
+  /** Last, for a payload of ours that may be opened: the scope check, the data key, the AEAD. */
   private async openRead(read: ReadPayload, expected: Scope | undefined): Promise<DecodeResult> {
     const { payload, header, box } = read;
     const outcome = { scope: header.scope, keyId: header.keyId };
