@@ -68,6 +68,17 @@ describe('glob matching is linear in the id, whatever the id', () => {
     );
   });
 
+  it('a pattern without "?" costs at most 2 × id + pattern + 1 steps (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '-', '*'), maxLength: 40 }), fc.string({ unit: fc.constantFrom('a', 'b', '-'), maxLength: 600 }), (pattern, id) => {
+        expect(steps(pattern, id).steps).toBeLessThanOrEqual(2 * id.length + pattern.length + 1);
+      }),
+      { numRuns: 2000 },
+    );
+    const worst = `*${'a'.repeat(200)}b*`;
+    expect(steps(worst, 'a'.repeat(MAX_GLOB_TEXT_LENGTH)).steps).toBeLessThanOrEqual(2 * MAX_GLOB_TEXT_LENGTH + worst.length + 1);
+  });
+
   it('the old RegExp is gone: a glob is not a RegExp', () => {
     expect(glob('tenant-*')).not.toBeInstanceOf(RegExp);
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_GLOB_PATTERN_LENGTH } from '../server/glob.js';
 
 /**
  * The codec server's configuration: one schema, defaults that are safe on a laptop (loopback only,
@@ -31,14 +32,17 @@ const jwt = z
   })
   .strict();
 
+/** Policy globs are matched in time linear in the id and this length (src/server/glob.ts). */
+const globPattern = z.string().min(1).max(MAX_GLOB_PATTERN_LENGTH, `expected a glob of at most ${MAX_GLOB_PATTERN_LENGTH} characters`);
+
 const rule = z
   .object({
     /** Principals (static token names or JWT subjects) this rule applies to; "*" for any authenticated caller. */
     principals: z.array(z.string().min(1)).default([]),
     groups: z.array(z.string().min(1)).default([]),
-    namespaces: z.array(z.string().min(1)).min(1),
+    namespaces: z.array(globPattern).min(1),
     /** Globs on the sealed workflow id: "*" any run of characters, "?" one. Absent: any workflow. */
-    workflowIdPatterns: z.array(z.string().min(1)).optional(),
+    workflowIdPatterns: z.array(globPattern).optional(),
     /** Whether namespace-scoped payloads (no workflow id) match a rule with workflowIdPatterns. Default false. */
     includeNamespaceScoped: z.boolean().default(false),
     actions: z.array(z.enum(['decode', 'encode'])).min(1),
