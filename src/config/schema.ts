@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_GLOB_PATTERN_LENGTH } from '../server/glob.js';
+import { decodeSecret } from './secret.js';
 
 /**
  * The codec server's configuration: one schema, defaults that are safe on a laptop (loopback only,
@@ -34,6 +35,12 @@ const jwt = z
 
 /** Policy globs are matched in time linear in the id and this length (src/server/glob.ts). */
 const globPattern = z.string().min(1).max(MAX_GLOB_PATTERN_LENGTH, `expected a glob of at most ${MAX_GLOB_PATTERN_LENGTH} characters`);
+
+/** A key given as base64: judged by the bytes it decodes to (src/config/secret.ts). */
+const base64Secret = z.string().superRefine((value, ctx) => {
+  const decoded = decodeSecret(value);
+  if (!decoded.ok) ctx.addIssue({ code: 'custom', message: decoded.problem });
+});
 
 const rule = z
   .object({
@@ -80,7 +87,7 @@ export const configSchema = z
           .object({
             enabled: z.boolean().default(true),
             /** HMAC key for session cookies, base64 (≥ 32 bytes). Absent: random per process (sessions end on restart). */
-            secret: z.string().min(44).optional(),
+            secret: base64Secret.optional(),
             ttlSeconds: positiveInt.max(24 * 3600).default(3600),
             cookieName: z.string().regex(/^[A-Za-z0-9_-]+$/).default('te_session'),
           })

@@ -1,4 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InvalidConfigError } from '../../../codecs/errors.js';
+import { decodeSecret } from '../../config/secret.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -14,7 +16,7 @@ export class SessionSigner {
     readonly ttlSeconds: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.key = secretBase64 ? Buffer.from(secretBase64, 'base64') : randomBytes(32);
+    this.key = secretBase64 === undefined ? randomBytes(32) : sessionKey(secretBase64);
   }
 
   issue(principal: Principal): string {
@@ -51,4 +53,10 @@ export function readCookie(header: string | undefined, name: string): string | u
     if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
   }
   return undefined;
+}
+
+function sessionKey(secretBase64: string): Buffer {
+  const decoded = decodeSecret(secretBase64);
+  if (!decoded.ok) throw new InvalidConfigError(`auth.session.secret ${decoded.problem}`);
+  return decoded.bytes;
 }
