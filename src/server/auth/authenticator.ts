@@ -2,7 +2,8 @@ import type { ServerConfig } from '../../config/schema.js';
 import { unauthenticated } from '../http-errors.js';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
 import type { Principal } from './principal.js';
-import { readCookie, SessionSigner } from './session.js';
+import { findCookie } from './cookie-header.js';
+import { SessionSigner } from './session.js';
 import { StaticTokens } from './static-tokens.js';
 
 /**
@@ -30,9 +31,10 @@ export class Authenticator {
       if (!m) throw unauthenticated('Authorization header must be "Bearer <token>"');
       return this.verifyToken(m[1]!);
     }
-    const cookie = this.sessions ? readCookie(header(headers, 'cookie'), this.config.session.cookieName) : undefined;
-    if (cookie !== undefined) {
-      const p = this.sessions!.verify(cookie);
+    const cookie = this.sessions ? findCookie(header(headers, 'cookie'), this.config.session.cookieName) : { kind: 'absent' as const };
+    if (cookie.kind === 'malformed') throw unauthenticated(`session cookie ${cookie.reason}; log in again at /login`);
+    if (cookie.kind === 'value') {
+      const p = this.sessions!.verify(cookie.value);
       if (!p) throw unauthenticated('session expired or invalid; log in again at /login');
       return p;
     }

@@ -46,15 +46,6 @@ export class SessionSigner {
   }
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return undefined;
-}
-
 function sessionKey(secretBase64: string): Buffer {
   const decoded = decodeSecret(secretBase64);
   if (!decoded.ok) throw new InvalidConfigError(`auth.session.secret ${decoded.problem}`);
