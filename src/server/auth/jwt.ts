@@ -1,11 +1,11 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { ServerConfig } from '../../config/schema.js';
-import type { Principal } from './principal.js';
+import type { VerifiedCredential } from './principal.js';
 
 type JwtConfig = NonNullable<ServerConfig['auth']['jwt']>;
 
 /** Result of checking a bearer token that looks like a JWT. */
-export type JwtResult = { ok: true; principal: Principal } | { ok: false; reason: string };
+export type JwtResult = { ok: true; credential: VerifiedCredential } | { ok: false; reason: string };
 
 /**
  * OIDC access tokens verified against the issuer's JWKS (fetched and cached by jose), with issuer,
@@ -33,7 +33,8 @@ export class JwtVerifier {
     }
     const sub = payload[this.config.subjectClaim];
     if (typeof sub !== 'string' || sub === '') return { ok: false, reason: `token has no "${this.config.subjectClaim}" claim` };
-    return { ok: true, principal: { id: sub, groups: groupsOf(payload, this.config.groupClaims), via: 'jwt' } };
+    // requiredClaims makes jose insist on a numeric exp; a session from this token ends there.
+    return { ok: true, credential: { principal: { id: sub, groups: groupsOf(payload, this.config.groupClaims), via: 'jwt' }, expiresAt: payload.exp! } };
   }
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { SessionSigner } from '../auth/session.js';
-import { toHttp } from '../http-errors.js';
+import { toHttp, unauthenticated } from '../http-errors.js';
 
 interface Deps {
   config: Readonly<ServerConfig>;
@@ -53,10 +53,15 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
       return wantsJson ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : html(reply, 400, 'Enter a token.');
     }
     try {
-      const principal = await auth.verifyToken(token.trim());
-      void reply.header('set-cookie', `${name}=${sessions.issue(principal)}; ${attrs}; Max-Age=${sessions.ttlSeconds}`);
+      const credential = await auth.verifyCredential(token.trim());
+      const { principal } = credential;
+      // The session ends no later than the credential (a JWT's exp), and at most after ttlSeconds.
+      const session = sessions.issue(credential);
+      if (!session) throw unauthenticated('token expires too soon to start a session');
+      const maxAge = session.claims.exp - session.claims.iat;
+      void reply.header('set-cookie', `${name}=${session.cookie}; ${attrs}; Max-Age=${maxAge}`);
       req.log.info({ audit: { route: '/login', principal: principal.id, via: principal.via, decision: 'allowed' } }, 'audit /login allowed');
-      return wantsJson ? { principal: principal.id, expiresInSeconds: sessions.ttlSeconds } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
+      return wantsJson ? { principal: principal.id, expiresInSeconds: maxAge } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
     } catch (err) {
       const { status, body } = toHttp(err);
       req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code } }, 'audit /login unauthenticated');
@@ -64,7 +69,10 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
     }
   });
 
-  app.post('/logout', async (_req, reply) => {
+  app.post('/logout', async (req, reply) => {
+    // Revoke the session id (so a copy of the cookie stops working here too), then drop the cookie.
+    const principal = auth.endSession(req.headers) ?? null;
+    req.log.info({ audit: { route: '/logout', principal, decision: principal ? 'signed-out' : 'no-session' } }, 'audit /logout');
     void reply.header('set-cookie', `${name}=; ${attrs}; Max-Age=0`);
     return html(reply, 200, 'Signed out.');
   });
