@@ -141,9 +141,21 @@ export const configSchema = z
     rateLimit: z
       .object({
         enabled: z.boolean().default(true),
-        /** Requests per principal (or per client IP before authentication) per window. */
+        /** Requests per authenticated principal per window (per client address on /login). */
         max: positiveInt.default(600),
         windowMs: positiveInt.default(60_000),
+        /**
+         * Unproven credentials (unknown token, bad JWT signature, malformed header) per client
+         * address per window, counted before authentication; past it the address gets 429.
+         */
+        failedAuth: z
+          .object({
+            enabled: z.boolean().default(true),
+            max: positiveInt.default(20),
+            windowMs: positiveInt.default(60_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -6,6 +6,7 @@ import { EnvelopeCodec } from '../../codecs/envelope-codec.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Authenticator } from './auth/authenticator.js';
+import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
 import { toHttp } from './http-errors.js';
@@ -49,6 +50,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   });
   const auth = new Authenticator(config.auth, deps.extraTokens);
   const policy = new Policy(config.policy);
+  const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
 
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -64,8 +66,9 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, req, reply) => {
-    const { status, body, unexpected } = toHttp(err);
+    const { status, body, unexpected, headers } = toHttp(err);
     if (unexpected) req.log.error({ err: { type: (err as Error).name, code: (err as { code?: string }).code } }, 'unexpected error');
+    if (headers) void reply.headers(headers);
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -91,8 +94,8 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   }
 
   registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
-  registerCodecRoutes(app, { config, codec, auth, policy, metrics, logger: deps.logger });
-  if (auth.sessions) registerLoginRoutes(app, { config, auth, sessions: auth.sessions, secure: Boolean(deps.https) });
+  registerCodecRoutes(app, { config, codec, auth, throttle, policy, metrics, logger: deps.logger });
+  if (auth.sessions) registerLoginRoutes(app, { config, auth, throttle, sessions: auth.sessions, secure: Boolean(deps.https) });
 
   return { app, codec, metrics };
 }

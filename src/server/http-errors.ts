@@ -3,16 +3,31 @@ import { EnvelopeError, type EnvelopeErrorCode } from '../../codecs/errors.js';
 /** Failures only the HTTP edge has: who is calling and what they sent. */
 export type HttpErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_REQUEST' | 'RATE_LIMITED' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'TIMEOUT';
 
+export interface HttpErrorDetail {
+  /** Sent as Retry-After (seconds). */
+  retryAfterSeconds?: number;
+  /**
+   * For UNAUTHENTICATED: the credential did not prove itself (unknown token, bad signature or
+   * MAC, malformed), which is what a guess looks like and what the failed-authentication throttle
+   * counts; an authentic credential that has expired or was revoked is not a guess.
+   */
+  unproven?: boolean;
+}
+
 export class HttpError extends Error {
   constructor(
     readonly code: HttpErrorCode,
     message: string,
+    readonly detail: HttpErrorDetail = {},
   ) {
     super(message);
     this.name = 'HttpError';
   }
 }
 
+/** A credential that did not prove itself: counted against the caller's address. */
+export const unproven = (message: string) => new HttpError('UNAUTHENTICATED', message, { unproven: true });
+/** No credential, or an authentic one that no longer counts (expired, revoked, signed out). */
 export const unauthenticated = (message: string) => new HttpError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new HttpError('FORBIDDEN', message);
 export const badRequest = (message: string) => new HttpError('BAD_REQUEST', message);
@@ -64,8 +79,11 @@ export interface ErrorBody {
 }
 
 /** Status and body for any error. Unknown errors are a 500 with a generic message: their text may hold anything. */
-export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
-  if (err instanceof HttpError) return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } }, unexpected: false };
+export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpected: boolean; headers?: Record<string, string> } {
+  if (err instanceof HttpError) {
+    const headers = err.detail.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(err.detail.retryAfterSeconds) } } : {};
+    return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } }, unexpected: false, ...headers };
+  }
   if (err instanceof EnvelopeError) {
     const status = ENVELOPE_STATUS[err.code];
     return { status, body: { error: { code: err.code, message: status === 500 ? 'server misconfigured' : err.message } }, unexpected: status === 500 };

@@ -1,5 +1,5 @@
 import type { ServerConfig } from '../../config/schema.js';
-import { unauthenticated } from '../http-errors.js';
+import { unauthenticated, unproven } from '../http-errors.js';
 import { findCookie } from './cookie-header.js';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
 import type { Principal, VerifiedCredential } from './principal.js';
@@ -12,6 +12,12 @@ type Headers = Record<string, string | string[] | undefined>;
 /**
  * Bearer token (static or JWT) first, then the session cookie. A present but bad credential is
  * refused outright rather than falling back to another, so a revoked token cannot ride a cookie.
+ *
+ * A bearer token that does not prove itself is refused as `unproven`, which the failed-
+ * authentication throttle counts against the caller's address. Session cookies never are: a
+ * 256-bit MAC cannot be guessed, and the cookies that fail it are mostly stale ones (a restart
+ * without a configured secret, an older cookie format) that a browser sends again and again —
+ * counting them would lock operators out of /login.
  */
 export class Authenticator {
   readonly sessions: SessionSigner | undefined;
@@ -35,7 +41,7 @@ export class Authenticator {
     const auth = header(headers, 'authorization');
     if (auth !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      if (!m) throw unauthenticated('Authorization header must be "Bearer <token>"');
+      if (!m) throw unproven('Authorization header must be "Bearer <token>"');
       return this.verifyToken(m[1]!);
     }
     const cookie = this.sessions ? findCookie(header(headers, 'cookie'), this.config.session.cookieName) : { kind: 'absent' as const };
@@ -56,9 +62,9 @@ export class Authenticator {
     if (this.jwt && looksLikeJwt(token)) {
       const r = await this.jwt.verify(token);
       if (r.ok) return r.credential;
-      throw unauthenticated(r.reason);
+      throw r.unproven ? unproven(r.reason) : unauthenticated(r.reason);
     }
-    throw unauthenticated('token is not recognised');
+    throw unproven('token is not recognised');
   }
 
   /**

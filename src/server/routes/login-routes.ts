@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { FailedAuthThrottle } from '../auth/failed-auth-throttle.js';
 import type { SessionSigner } from '../auth/session.js';
 import { toHttp, unauthenticated } from '../http-errors.js';
 
 interface Deps {
   config: Readonly<ServerConfig>;
   auth: Authenticator;
+  throttle: FailedAuthThrottle;
   sessions: SessionSigner;
   secure: boolean;
 }
@@ -34,7 +36,7 @@ const PAGE = (message: string) => `<!doctype html>
  * UI even where the UI itself has no login (the dev server's). The cookie carries no token.
  */
 export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
-  const { config, auth, sessions } = deps;
+  const { config, auth, throttle, sessions } = deps;
   const name = config.auth.session.cookieName;
   // SameSite=Lax: the UI and the codec server are usually same-site (ports do not change the site),
   // and Lax keeps the cookie off cross-site POSTs. Secure whenever we serve HTTPS.
@@ -46,14 +48,17 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.get('/login', async (_req, reply) => html(reply, 200, ''));
 
-  app.post('/login', async (req, reply) => {
+  // The per-address request limit (no principal yet), on top of the failed-authentication throttle.
+  const rateLimit = config.rateLimit.enabled ? { config: { rateLimit: {} } } : {};
+
+  app.post('/login', rateLimit, async (req, reply) => {
     const token = (req.body as { token?: unknown } | undefined)?.token;
     const wantsJson = req.headers['content-type']?.startsWith('application/json') ?? false;
     if (typeof token !== 'string' || token.length === 0 || token.length > 16_384) {
       return wantsJson ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : html(reply, 400, 'Enter a token.');
     }
     try {
-      const credential = await auth.verifyCredential(token.trim());
+      const credential = await throttle.guard(req.ip, () => auth.verifyCredential(token.trim()));
       const { principal } = credential;
       // The session ends no later than the credential (a JWT's exp), and at most after ttlSeconds.
       const session = sessions.issue(credential);
@@ -63,7 +68,8 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
       req.log.info({ audit: { route: '/login', principal: principal.id, via: principal.via, decision: 'allowed' } }, 'audit /login allowed');
       return wantsJson ? { principal: principal.id, expiresInSeconds: maxAge } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
     } catch (err) {
-      const { status, body } = toHttp(err);
+      const { status, body, headers } = toHttp(err);
+      if (headers) void reply.headers(headers);
       req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code } }, 'audit /login unauthenticated');
       return wantsJson ? reply.code(status).send(body) : html(reply, status, `Sign-in failed: ${body.error.message}`);
     }
