@@ -11,6 +11,7 @@ import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
 import { toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
+import { nodeServerTimeouts } from './node-timeouts.js';
 import { Policy } from './policy.js';
 import { registerCodecRoutes } from './routes/codec-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -52,6 +53,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   const policy = new Policy(config.policy);
   const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
 
+  const timeouts = nodeServerTimeouts(config.server.requestTimeoutMs);
   const app = Fastify({
     loggerInstance: deps.logger,
     // The audit line is the request log; fastify's own would double it.
@@ -62,7 +64,8 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     // fastify accepts a hop count too; its typings for this overload omit it.
     trustProxy: config.server.trustProxy as boolean | string,
     return503OnClosing: true,
-    ...(deps.https ? { https: deps.https } : {}),
+    // Node applies these only when given at creation (node-timeouts.ts).
+    ...(deps.https ? { https: { ...deps.https, ...timeouts } } : { http: timeouts }),
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, req, reply) => {
