@@ -109,6 +109,15 @@ describe('failed authentication per client address', () => {
     expect(statuses.at(-1)).toBe(429);
   });
 
+  it('refuses a hop-count trustProxy, which fastify 5.12 turned into "trust no proxy"', async () => {
+    // With it every client behind an ingress would share the ingress's address: one guesser would
+    // throttle them all, and /login behind a TLS proxy would see http, not the browser's https.
+    await expect(server({ server: { trustProxy: 1 } })).rejects.toThrow(/server\.trustProxy: .*hop count/);
+    const cidr = await server({ server: { trustProxy: '127.0.0.1/8' } });
+    expect((await burst(cidr, '/decode', '127.0.0.1', 10, { 'x-forwarded-for': '203.0.113.9' })).at(-1)).toBe(429);
+    expect((await call(cidr, '/decode', root.value, '127.0.0.1', { 'x-forwarded-for': '203.0.113.10' })).statusCode).toBe(200);
+  });
+
   it('counts an IPv6 client by its /64 (one host usually holds all of it)', async () => {
     const s = await server();
     for (let i = 1; i <= 5; i++) expect((await call(s, '/decode', 'guess', `2001:db8:1:2::${i.toString(16)}`)).statusCode).toBe(401);
