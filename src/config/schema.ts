@@ -66,7 +66,17 @@ export const configSchema = z
         bodyLimitBytes: positiveInt.max(64 * 1024 * 1024).default(4 * 1024 * 1024),
         maxPayloadsPerRequest: positiveInt.max(100_000).default(1000),
         requestTimeoutMs: positiveInt.default(15_000),
-        trustProxy: z.union([z.boolean(), z.string().min(1), positiveInt]).default(false),
+        /**
+         * Which peers may set X-Forwarded-For/-Proto/-Host: true (any), or their addresses/CIDRs,
+         * comma-separated. Not a hop count: fastify ≥ 5.12 trusts no proxy for one, silently.
+         */
+        trustProxy: z
+          .union([z.boolean(), z.string().min(1), z.number()])
+          .refine((v) => typeof v !== 'number', {
+            message: 'a hop count is not accepted (fastify trusts no proxy for one, since a client could forge the hops); give the proxy addresses or CIDRs, e.g. "10.0.0.0/8", or true',
+          })
+          .transform((v) => v as boolean | string)
+          .default(false),
         tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
         shutdownGraceMs: positiveInt.default(10_000),
       })

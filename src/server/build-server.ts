@@ -61,8 +61,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
     connectionTimeout: config.server.requestTimeoutMs * 2,
-    // fastify accepts a hop count too; its typings for this overload omit it.
-    trustProxy: config.server.trustProxy as boolean | string,
+    trustProxy: config.server.trustProxy,
     return503OnClosing: true,
     // Node applies these only when given at creation (node-timeouts.ts).
     ...(deps.https ? { https: { ...deps.https, ...timeouts } } : { http: timeouts }),
