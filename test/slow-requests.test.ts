@@ -79,6 +79,11 @@ describe('slow requests are cut at server.requestTimeoutMs', () => {
     const r = await trickle(headers(body.length), body);
     expect(r.closedByServer, `the whole body went out (${r.sent} of ${r.total} bytes); answer: ${r.answer.slice(0, 120)}`).toBe(true);
     expect(r.answer).toMatch(/^HTTP\/1\.1 408 /);
+    // Answered like every other error, and logged.
+    expect(JSON.parse(r.answer.slice(r.answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'REQUEST_TIMEOUT', message: `the request was not received in full within server.requestTimeoutMs (${TIMEOUT_MS} ms)` },
+    });
+    expect(srv.lines.some((l) => l.includes('"error":"REQUEST_TIMEOUT"'))).toBe(true);
   });
 
   it('trickled headers: 408, connection closed before the headers are complete', async () => {
@@ -117,5 +122,24 @@ describe('slow requests are cut at server.requestTimeoutMs', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('other requests node refuses before routing', () => {
+  it('headers over node\'s limit: 431, malformed HTTP: 400, both typed JSON', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+        let answer = '';
+        socket.on('data', (d) => (answer += String(d)));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(answer));
+      });
+    const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
+    expect(big).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(big.slice(big.indexOf('\r\n\r\n') + 4)).error.code).toBe('HEADERS_TOO_LARGE');
+    const junk = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(junk).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(junk.slice(junk.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'BAD_REQUEST', message: 'malformed HTTP request' });
   });
 });

@@ -9,6 +9,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
+import { clientErrorHandler } from './client-errors.js';
 import { toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { nodeServerTimeouts } from './node-timeouts.js';
@@ -65,6 +66,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     return503OnClosing: true,
     // Node applies these only when given at creation (node-timeouts.ts).
     ...(deps.https ? { https: { ...deps.https, ...timeouts } } : { http: timeouts }),
+    clientErrorHandler: clientErrorHandler(config.server.requestTimeoutMs, deps.logger),
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, req, reply) => {
