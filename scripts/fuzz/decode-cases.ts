@@ -118,6 +118,9 @@ function equal(a: Payload, b: Payload): boolean {
   const ka = Object.keys(a.metadata ?? {});
   const kb = Object.keys(b.metadata ?? {});
   if (ka.length !== kb.length) return false;
-  for (const k of ka) if (!Buffer.from(a.metadata![k] ?? []).equals(Buffer.from(b.metadata![k] ?? []))) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b.metadata!, k)) return false;
+    if (!Buffer.from(a.metadata![k] ?? []).equals(Buffer.from(b.metadata![k] ?? []))) return false;
+  }
   return Buffer.from(a.data ?? []).equals(Buffer.from(b.data ?? []));
 }
