@@ -21,8 +21,8 @@ import type { WorkflowSerializationContext } from '@temporalio/common';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { EnvelopeCodec, LocalKeyring, makeScope } from '../codecs/index.js';
 import { payloadsToJson } from '../codecs/payload-json.js';
-import { newKeyringDocument, writeKeyring } from '../keys/index.js';
-import { sha256Hex } from '../src/server/auth/static-tokens.js';
+import { newKeyringDocument } from '../keys/index.js';
+import { sha256Hex } from '../src/server/index.js';
 import { startJwtIssuer } from '../test/support/jwt-issuer.js';
 import { jsonPayload } from '../test/support/payloads.js';
 import { DECODE_CATEGORIES, runDecodeCase, type DecodeCategory, type DecodeFuzzContext } from './fuzz/decode-cases.js';
@@ -51,8 +51,8 @@ async function main(): Promise<number> {
   const issuer = await startJwtIssuer();
   let server: { url: string; stop(): Promise<void> } | undefined;
   try {
+    // The server creates it (mode 0600); we open it once the server is up.
     const keyringPath = path.join(dir, 'keyring.json');
-    await writeKeyring(keyringPath, newKeyringDocument());
     const tokens = { root: `te_root_${randomBytes(24).toString('base64url')}`, limited: `te_lim_${randomBytes(24).toString('base64url')}`, revoked: `te_rev_${randomBytes(24).toString('base64url')}` };
     const sessionSecret = randomBytes(32).toString('base64');
     const config = {

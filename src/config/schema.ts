@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { MAX_GLOB_PATTERN_LENGTH } from '../server/glob.js';
 import { decodeSecret } from './secret.js';
 
 /**
@@ -33,7 +32,8 @@ const jwt = z
   })
   .strict();
 
-/** Policy globs are matched in time linear in the id and this length (src/server/glob.ts). */
+/** Longest policy glob: the matcher's work grows with it (src/server/glob.ts, which enforces it too). */
+export const MAX_GLOB_PATTERN_LENGTH = 256;
 const globPattern = z.string().min(1).max(MAX_GLOB_PATTERN_LENGTH, `expected a glob of at most ${MAX_GLOB_PATTERN_LENGTH} characters`);
 
 /** A key given as base64: judged by the bytes it decodes to (src/config/secret.ts). */

@@ -1,4 +1,5 @@
-import { InvalidConfigError } from '../../codecs/errors.js';
+import { InvalidConfigError } from '../../codecs/index.js';
+import { MAX_GLOB_PATTERN_LENGTH } from '../config/schema.js';
 
 /**
  * Shell-style globs for policy rules — `*` any run of characters, `?` one, everything else literal,
@@ -16,8 +17,8 @@ import { InvalidConfigError } from '../../codecs/errors.js';
  * Characters are UTF-16 code units, as the RegExp it replaces counted them (no `u` flag).
  */
 
-/** Longest pattern a rule may hold (the config validator says so by field, the matcher refuses). */
-export const MAX_GLOB_PATTERN_LENGTH = 256;
+/** Longest pattern a rule may hold: the config validator says so by field, the matcher refuses. */
+export { MAX_GLOB_PATTERN_LENGTH };
 /**
  * Longest text matched; longer text matches nothing. Sealed workflow ids and namespaces are at
  * most 1,024 UTF-8 bytes (docs/wire-format.md), so no legitimate id is this long in code units.

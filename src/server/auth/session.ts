@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidConfigError } from '../../../codecs/errors.js';
+import { InvalidConfigError } from '../../../codecs/index.js';
 import { decodeSecret } from '../../config/secret.js';
 import type { VerifiedCredential } from './principal.js';
 
