@@ -10,7 +10,7 @@ import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
 import { clientErrorHandler } from './client-errors.js';
-import { toHttp } from './http-errors.js';
+import { errorHeaders, toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { nodeServerTimeouts } from './node-timeouts.js';
 import { Policy } from './policy.js';
@@ -70,8 +70,9 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, req, reply) => {
-    const { status, body, unexpected, headers } = toHttp(err);
+    const { status, body, unexpected } = toHttp(err);
     if (unexpected) req.log.error({ err: { type: (err as Error).name, code: (err as { code?: string }).code } }, 'unexpected error');
+    const headers = errorHeaders(err);
     if (headers) void reply.headers(headers);
     void reply.code(status).type('application/json').send(body);
   });

@@ -91,11 +91,8 @@ export interface ErrorBody {
 }
 
 /** Status and body for any error. Unknown errors are a 500 with a generic message: their text may hold anything. */
-export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpected: boolean; headers?: Record<string, string> } {
-  if (err instanceof HttpError) {
-    const headers = err.detail.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(err.detail.retryAfterSeconds) } } : {};
-    return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } }, unexpected: false, ...headers };
-  }
+export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+  if (err instanceof HttpError) return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } }, unexpected: false };
   if (err instanceof EnvelopeError) {
     const status = ENVELOPE_STATUS[err.code];
     return { status, body: { error: { code: err.code, message: status === 500 ? 'server misconfigured' : err.message } }, unexpected: status === 500 };
@@ -111,4 +108,10 @@ export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpec
     return { status: e.statusCode, body: { error: { code: 'BAD_REQUEST', message: String(e.message ?? 'bad request') } }, unexpected: false };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } }, unexpected: true };
+}
+
+/** Headers an error's answer carries (Retry-After for a throttled caller). */
+export function errorHeaders(err: unknown): Record<string, string> | undefined {
+  if (err instanceof HttpError && err.detail.retryAfterSeconds !== undefined) return { 'retry-after': String(err.detail.retryAfterSeconds) };
+  return undefined;
 }

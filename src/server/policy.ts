@@ -3,6 +3,9 @@ import type { PolicyRule, ServerConfig } from '../config/schema.js';
 import type { Principal } from './auth/principal.js';
 import { glob, type StepMeter } from './glob.js';
 
+// Where the server's index has always found it.
+export { glob };
+
 export type Action = 'decode' | 'encode';
 
 /**

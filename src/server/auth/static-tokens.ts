@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { VerifiedCredential } from './principal.js';
+import type { Principal } from './principal.js';
 
 export interface StaticTokenEntry {
   principal: string;
@@ -23,8 +23,8 @@ export class StaticTokens {
     for (const e of entries) this.byHash.set(e.sha256.replace(/^sha256:/, ''), e);
   }
 
-  /** undefined: not one of ours; 'revoked': ours but revoked. */
-  verify(token: string): VerifiedCredential | 'revoked' | undefined {
+  /** undefined: not one of ours; 'revoked': ours but revoked. Else who, and the hash a session refers to. */
+  verify(token: string): { principal: Principal; staticTokenHash: string } | 'revoked' | undefined {
     const hash = sha256Hex(token);
     const entry = this.byHash.get(hash);
     if (entry === undefined) return undefined;

@@ -3,7 +3,7 @@ import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { FailedAuthThrottle } from '../auth/failed-auth-throttle.js';
 import type { SessionSigner } from '../auth/session.js';
-import { toHttp, unauthenticated } from '../http-errors.js';
+import { errorHeaders, toHttp, unauthenticated } from '../http-errors.js';
 import { checkSameOrigin } from '../same-origin.js';
 
 interface Deps {
@@ -77,7 +77,8 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
       req.log.info({ audit: { route: '/login', principal: principal.id, via: principal.via, decision: 'allowed' } }, 'audit /login allowed');
       return json ? { principal: principal.id, expiresInSeconds: maxAge } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
     } catch (err) {
-      const { status, body, headers } = toHttp(err);
+      const { status, body } = toHttp(err);
+      const headers = errorHeaders(err);
       if (headers) void reply.headers(headers);
       req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code } }, 'audit /login unauthenticated');
       return json ? reply.code(status).send(body) : html(reply, status, `Sign-in failed: ${body.error.message}`);
