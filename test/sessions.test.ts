@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../src/config/schema.js';
 import { SessionRevocations } from '../src/server/auth/session-revocations.js';
+import { SessionSigner } from '../src/server/auth/session.js';
 import { startJwtIssuer } from './support/jwt-issuer.js';
 import { buildTestServer, token } from './support/server-harness.js';
 
@@ -140,6 +141,12 @@ describe('sessions from JWTs', () => {
     const { res } = await login(s, jwt);
     expect(res.statusCode).toBe(401);
     expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('end on a whole second when the JWT\'s exp is fractional (Max-Age must be whole)', () => {
+    const signer = new SessionSigner(secret, 3600, () => 1_000_000_500);
+    const issued = signer.issue({ principal: { id: 'carol', groups: [], via: 'jwt' }, expiresAt: 1_000_030.7 });
+    expect(issued?.claims).toMatchObject({ iat: 1_000_000, exp: 1_000_030 });
   });
 
   it('with a JWT that outlives ttlSeconds, end at ttlSeconds', async () => {

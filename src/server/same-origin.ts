@@ -20,7 +20,7 @@ export function checkSameOrigin(req: FastifyRequest): OriginCheck {
   const origin = header(req, 'origin');
   const site = header(req, 'sec-fetch-site');
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-    return { ok: false, reason: `the browser says this request came from a ${JSON.stringify(site)} page (Sec-Fetch-Site), not from this server's own origin` };
+    return { ok: false, reason: `the browser says this request came from a ${JSON.stringify(site.slice(0, 40))} page (Sec-Fetch-Site), not from this server's own origin` };
   }
   if (origin !== undefined) {
     const own = ownOrigin(req);

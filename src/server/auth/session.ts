@@ -47,7 +47,8 @@ export class SessionSigner {
   /** A cookie value for `credential`, or undefined if the credential expires before a session could start. */
   issue(credential: VerifiedCredential): { cookie: string; claims: SessionClaims } | undefined {
     const iat = Math.floor(this.now() / 1000);
-    const exp = Math.min(iat + this.ttlSeconds, credential.expiresAt ?? Number.POSITIVE_INFINITY);
+    // Whole seconds: a JWT's exp may be fractional, and Max-Age must not be.
+    const exp = Math.min(iat + this.ttlSeconds, Math.floor(credential.expiresAt ?? Number.POSITIVE_INFINITY));
     if (exp <= iat) return undefined;
     const { principal } = credential;
     const claims: SessionClaims = {

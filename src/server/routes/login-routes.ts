@@ -34,7 +34,8 @@ const PAGE = (message: string) => `<!doctype html>
 /**
  * A session for browsers: the Temporal UI sends the codec server cookies when its "include
  * cross-origin credentials" setting is on, so an operator who logs in here once can decode in the
- * UI even where the UI itself has no login (the dev server's). The cookie carries no token.
+ * UI even where the UI itself has no login (the dev server's). The cookie carries no token, and the
+ * session ends no later than the token it came from (auth/session.ts).
  */
 export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
   const { config, auth, throttle, sessions } = deps;
