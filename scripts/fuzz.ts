@@ -274,7 +274,7 @@ function report(s: { command: string; seconds: number; http: Awaited<ReturnType<
   const line = (label: string, value: unknown) => console.log(`${label.padEnd(28)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
   console.log(`fuzz: ${s.command} (${s.seconds} s)`);
   line('HTTP requests', `${s.http.requests} in ${s.http.seconds} s`);
-  line('  by category (cases)', s.http.byCategory);
+  line('  by category (requests)', s.http.byCategory);
   line('  statuses', s.http.statuses);
   line('  5xx', Object.entries(s.http.statuses).filter(([k]) => k.startsWith('5')).reduce((n, [, v]) => n + v, 0));
   line('  guesser throttled (429)', s.http.guesser429);
