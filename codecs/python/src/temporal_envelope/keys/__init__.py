@@ -1,0 +1,38 @@
+"""Layer 2: KEK providers (local keyring, AWS KMS), the provider set and the DEK cache. Imports primitives only."""
+
+from .aws_kms import AwsCredentials, AwsKmsKey, AwsKmsKeyring, KmsClient, map_kms_error
+from .dek_cache import DataKeyCache, DekCacheLimits, LeasedDataKey
+from .from_options import open_key_provider
+from .keyring_file import KEYRING_FORMAT, new_keyring_document, read_keyring, validate_keyring, write_keyring
+from .kms_key_config import KMS_KEY_CONFIG_FORMAT, read_kms_key_config
+from .local_keyring import DEFAULT_KEYRING_PATH, LocalKeyring
+from .provider import GeneratedDataKey, KekInfo, KekState, KeyObserver, KeyProvider, NullObserver
+from .provider_set import ProviderSet
+
+__all__ = [
+    "DEFAULT_KEYRING_PATH",
+    "KEYRING_FORMAT",
+    "KMS_KEY_CONFIG_FORMAT",
+    "AwsCredentials",
+    "AwsKmsKey",
+    "AwsKmsKeyring",
+    "DataKeyCache",
+    "DekCacheLimits",
+    "GeneratedDataKey",
+    "KekInfo",
+    "KekState",
+    "KeyObserver",
+    "KeyProvider",
+    "KmsClient",
+    "LeasedDataKey",
+    "LocalKeyring",
+    "NullObserver",
+    "ProviderSet",
+    "map_kms_error",
+    "new_keyring_document",
+    "open_key_provider",
+    "read_keyring",
+    "read_kms_key_config",
+    "validate_keyring",
+    "write_keyring",
+]
