@@ -41,7 +41,7 @@ beforeAll(async () => {
   admin.destroy();
   // Each process (worker, client) has its own keyring client and DEK cache, as in production.
   ring = () => {
-    const r = new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: proxy.endpoint, credentials, requestTimeoutMs: 1000, maxAttempts: 1 });
+    const r = new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: proxy.endpoint, credentials, requestTimeoutMs: 1000 });
     rings.push(r);
     return r;
   };

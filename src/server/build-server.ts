@@ -4,6 +4,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { EnvelopeCodec } from '../../codecs/envelope-codec.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
+import type { ScopeSecretStore } from '../../keys/shred-store.js';
+import { forgetShreddedScopes } from '../../keys/shreddable-provider.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Authenticator } from './auth/authenticator.js';
 import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
@@ -24,6 +26,8 @@ export interface BuildServerDeps {
   /** Tokens added at run time (the dev token), by hash. */
   extraTokens?: readonly { principal: string; sha256: string; groups: readonly string[] }[];
   https?: { cert: Buffer; key: Buffer };
+  /** The shred store the key provider uses: the codec then forgets the cached keys of a shredded scope within watchIntervalMs (0: never). */
+  shreds?: { store: ScopeSecretStore; watchIntervalMs: number };
 }
 
 declare module 'fastify' {
@@ -50,6 +54,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     cache: { ...config.codec.cache },
     observer: metrics.observer(),
   });
+  const shredWatch = deps.shreds && deps.shreds.watchIntervalMs > 0 ? forgetShreddedScopes(deps.shreds.store, codec.keys, deps.shreds.watchIntervalMs) : undefined;
   const auth = new Authenticator(config.auth, deps.extraTokens);
   const policy = new Policy(config.policy);
   const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
@@ -98,6 +103,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     });
   }
 
+  if (shredWatch) app.addHook('onClose', async () => shredWatch.close());
   registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
   registerCodecRoutes(app, { config, codec, auth, throttle, policy, metrics, logger: deps.logger });
   if (auth.sessions) registerLoginRoutes(app, { config, auth, throttle, sessions: auth.sessions, secure: Boolean(deps.https) });

@@ -8,6 +8,5 @@ export { Glob, MAX_GLOB_PATTERN_LENGTH, MAX_GLOB_TEXT_LENGTH } from './glob.js';
 export type { StepMeter } from './glob.js';
 export { ServerMetrics } from './metrics.js';
 export { Policy, glob } from './policy.js';
-export { sha256Hex } from './auth/static-tokens.js';
-export { loadConfig, validateConfig, configSchema, ENV_OVERRIDES } from '../config/index.js';
+export { loadConfig, validateConfig, configSchema, ENV_OVERRIDES, sha256Hex } from '../config/index.js';
 export type { ServerConfig, ConfigInput, PolicyRule } from '../config/index.js';
