@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../../codecs/index.js';
+import { InvalidConfigError } from '../../primitives/errors.js';
 import { MAX_GLOB_PATTERN_LENGTH } from '../config/schema.js';
 
 /**

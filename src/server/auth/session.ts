@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidConfigError } from '../../../codecs/index.js';
+import { InvalidConfigError } from '../../../primitives/errors.js';
 import { decodeSecret } from '../../config/secret.js';
 import type { VerifiedCredential } from './principal.js';
 
