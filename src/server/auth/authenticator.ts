@@ -1,5 +1,5 @@
 import type { ServerConfig } from '../../config/schema.js';
-import { unauthenticated, unproven } from '../http-errors.js';
+import { issuerUnavailable, unauthenticated, unproven } from '../http-errors.js';
 import { findCookie } from './cookie-header.js';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
 import type { Principal, VerifiedCredential } from './principal.js';
@@ -50,6 +50,30 @@ export class Authenticator {
     throw unauthenticated('no credentials: send "Authorization: Bearer <token>" or log in at /login');
   }
 
+  /**
+   * Fetch the JWT issuer's keys now: why they could not be fetched, or undefined (also without
+   * auth.jwt). For start-up, so an unreachable JWKS URL shows before the first sign-in fails on it.
+   */
+  async probeIssuer(): Promise<string | undefined> {
+    return this.jwt?.probe();
+  }
+
+  /**
+   * For /readyz: why no JWT can be verified, or undefined. Only while the issuer's keys have never
+   * been fetched (a mistyped or unreachable auth.jwt.jwksUrl keeps a new deployment from becoming
+   * ready instead of replacing working replicas); once fetched, jose keeps them through a failed
+   * refresh, so an IdP blip does not take every replica out of service.
+   */
+  async issuerProblem(): Promise<string | undefined> {
+    if (this.jwt === undefined || this.jwt.hasKeys) return undefined;
+    return this.jwt.probe();
+  }
+
+  /** The JWKS URL as messages name it (no query), with auth.jwt. */
+  get jwksLocation(): string | undefined {
+    return this.jwt?.jwksLocation;
+  }
+
   async verifyToken(token: string): Promise<Principal> {
     return (await this.verifyCredential(token)).principal;
   }
@@ -62,6 +86,7 @@ export class Authenticator {
     if (this.jwt && looksLikeJwt(token)) {
       const r = await this.jwt.verify(token);
       if (r.ok) return r.credential;
+      if (r.issuerUnavailable) throw issuerUnavailable(r.reason);
       throw r.unproven ? unproven(r.reason) : unauthenticated(r.reason);
     }
     throw unproven('token is not recognised');
