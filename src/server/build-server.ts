@@ -56,7 +56,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     observer: metrics.observer(),
   });
   const shredWatch = deps.shreds && deps.shreds.watchIntervalMs > 0 ? forgetShreddedScopes(deps.shreds.store, codec.keys, deps.shreds.watchIntervalMs) : undefined;
-  const auth = new Authenticator(config.auth, deps.extraTokens);
+  const auth = new Authenticator(config.auth, deps.extraTokens, { secure: Boolean(deps.https) });
   const policy = new Policy(config.policy);
   const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
 
