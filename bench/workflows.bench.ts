@@ -113,7 +113,8 @@ async function receive<T extends ToParent['type']>(p: Proc, type: T, timeoutMs: 
 }
 
 function tell(p: Proc, message: ToChild): void {
-  p.child.send(message);
+  // With a callback, a process that is already going (EPIPE) is not an 'error' event that kills the run.
+  if (p.child.connected) p.child.send(message, () => {});
 }
 
 async function stopProc(p: Proc): Promise<void> {
@@ -225,7 +226,7 @@ async function runOnce(env: Env, variant: Variant, round: number): Promise<RunRe
       machineBusy: (p1.machine.busy - p0.machine.busy) / (p1.machine.total - p0.machine.total),
     };
   } finally {
-    if (worker.child.connected) tell(worker, { type: 'stop' });
+    tell(worker, { type: 'stop' });
     await Promise.all([stopProc(worker), client ? stopProc(client) : Promise.resolve()]);
   }
 }
@@ -295,8 +296,17 @@ interface Summary {
   kmsWireTotal: Record<Role, KmsOpCounts>;
   keyCallsTotal: Record<Role, KeyCalls>;
   cpuMsPerWf: RunResult['cpuMsPerWf'];
+  /**
+   * The baseline's CPU per workflow over this variant's, summed over the processes: the throughput
+   * ratio to expect where CPU is the limit. `withoutStandIns` leaves out moto and the proxy, which
+   * stand in for AWS KMS and would not run on the user's machines.
+   */
+  cpuRatio: { all: number; withoutStandIns: number };
   machineBusy: number;
 }
+
+const cpuAll = (c: RunResult['cpuMsPerWf']) => c.worker + c.client + c.server + c.moto + c.proxy;
+const cpuWithoutStandIns = (c: RunResult['cpuMsPerWf']) => c.worker + c.client + c.server;
 
 function sumOps(xs: readonly KmsOpCounts[]): KmsOpCounts {
   const out: KmsOpCounts = {};
@@ -350,6 +360,7 @@ function summarize(variants: readonly Variant[], runs: readonly RunResult[]): Su
         moto: med((r) => r.cpuMsPerWf.moto),
         proxy: med((r) => r.cpuMsPerWf.proxy),
       },
+      cpuRatio: { all: med((r) => cpuAll(baseOf(r).cpuMsPerWf) / cpuAll(r.cpuMsPerWf)), withoutStandIns: med((r) => cpuWithoutStandIns(baseOf(r).cpuMsPerWf) / cpuWithoutStandIns(r.cpuMsPerWf)) },
       machineBusy: med((r) => r.machineBusy),
     };
   });
@@ -375,8 +386,12 @@ async function main(): Promise<void> {
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGb: Math.round(os.totalmem() / 2 ** 30), loadBefore: os.loadavg(), node: process.version, temporal: temporalVersion() };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'te-wfbench-'));
   started.push(() => rmSync(dir, { recursive: true, force: true }));
-  // Interrupted (Ctrl-C, a test's timeout): stop what this run started, then go.
+  // Interrupted (Ctrl-C, a test's timeout) or crashed: stop what this run started, then go.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopAll().finally(() => process.exit(130)));
+  process.once('uncaughtException', (err) => {
+    console.error(err);
+    void stopAll().finally(() => process.exit(1));
+  });
   const runs: RunResult[] = [];
   try {
     const env = await setUp(dir);
@@ -401,6 +416,7 @@ async function main(): Promise<void> {
   console.log(
     `\nworkflows: ${WORKFLOWS} per run (after ${WARMUP} warm-up), ${CONCURRENCY} at a time, ${ROUNDS} interleaved round(s), fresh worker and client processes per run; medians over rounds, ratios to the no-codec run of the same round`,
   );
+  if (KMS_DELAY_OVERRIDE !== undefined) console.log(`KMS delay overridden: ${KMS_DELAY_OVERRIDE} ms per request for every KMS variant, whatever its label says`);
   console.log(`machine: ${machine.cpus} × ${machine.model}, ${machine.memGb} GB, load average ${machine.loadBefore.map((l) => fmt(l, 1)).join(' ')} before, ${loadAfter.map((l) => fmt(l, 1)).join(' ')} after; node ${machine.node}; ${machine.temporal}`);
   console.log(
     table(
@@ -415,11 +431,21 @@ async function main(): Promise<void> {
       summary.map((s) => [s.label, gd(s.kmsWire.client), gd(s.kmsWire.worker), gdCalls(s.keyCalls.client), gdCalls(s.keyCalls.worker), fmt(s.keyCalls.client.seconds * 1000, 1), fmt(s.keyCalls.worker.seconds * 1000, 1)]),
     ),
   );
-  console.log('\nCPU ms per workflow, by process (where the time goes), and how busy the whole machine was');
+  console.log('\nCPU ms per workflow, by process (where the time goes); CPU ratio = the baseline\'s total over this one\'s (the wf/s ratio where CPU is the limit), without moto and the proxy (stand-ins for AWS KMS); how busy the machine was');
   console.log(
     table(
-      ['variant', 'worker', 'client', 'temporal server', 'moto', 'orchestrator (proxy)', 'machine busy (all processes)'],
-      summary.map((s) => [s.label, fmt(s.cpuMsPerWf.worker, 1), fmt(s.cpuMsPerWf.client, 1), fmt(s.cpuMsPerWf.server, 1), fmt(s.cpuMsPerWf.moto, 1), fmt(s.cpuMsPerWf.proxy, 1), `${fmt(s.machineBusy * 100, 0)}%`]),
+      ['variant', 'worker', 'client', 'temporal server', 'moto', 'orchestrator (proxy)', 'CPU ratio', 'without stand-ins', 'machine busy (all processes)'],
+      summary.map((s) => [
+        s.label,
+        fmt(s.cpuMsPerWf.worker, 1),
+        fmt(s.cpuMsPerWf.client, 1),
+        fmt(s.cpuMsPerWf.server, 1),
+        fmt(s.cpuMsPerWf.moto, 1),
+        fmt(s.cpuMsPerWf.proxy, 1),
+        fmt(s.cpuRatio.all),
+        fmt(s.cpuRatio.withoutStandIns),
+        `${fmt(s.machineBusy * 100, 0)}%`,
+      ]),
     ),
   );
 
@@ -444,4 +470,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Whatever goes wrong, the servers this run started are stopped before it exits.
+try {
+  await main();
+} catch (err) {
+  await stopAll();
+  throw err;
+}
