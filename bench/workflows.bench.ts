@@ -1,19 +1,19 @@
 /**
- * Workflow throughput as users feel it: a real Temporal dev server, a worker process and a client
- * process, N workflows each with an input, two activities and a signal, for every data converter in
+ * Workflow throughput as users feel it: a real Temporal dev server and, for every data converter in
  * bench/workflows/variants.ts (no codec, a static-key codec, ours on the local keyring, ours on AWS
- * KMS — moto on loopback behind a proxy adding 10 ms per request). The variants are interleaved over
- * rounds, each in fresh processes, and every figure is reported as a ratio to the no-codec run of the
- * same round (medians over rounds), because the machine is shared and noisy.
+ * KMS — moto on loopback behind a proxy adding 10 ms per request), a worker process and a client
+ * process of its own. Workflows each have an input, two activities and a signal. The variants run
+ * in short batches, interleaved round by round, and every figure is reported as a ratio to the
+ * no-codec batch of the same round (medians over rounds), because the machine is shared and noisy.
  *
- *   npm run bench:workflows                       # 200 workflows, 20 at a time, 5 rounds (~7 min)
- *   npm run bench:workflows -- --quick            # 10 workflows per variant, one round: npm test's smoke run
- *   npm run bench:workflows -- --workflows 400 --concurrency 40 --rounds 5 --variants none,local
+ *   npm run bench:workflows                       # 8 rounds × 100 workflows per variant, 20 at a time (~5 min)
+ *   npm run bench:workflows -- --quick            # 1 round × 10 workflows per variant: npm test's smoke run
+ *   npm run bench:workflows -- --workflows 200 --concurrency 40 --rounds 5 --variants none,local
  *   npm run bench:workflows -- --cpu-prof DIR     # worker and client processes write V8 CPU profiles to DIR
  *   npm run bench:workflows -- --kms-delay-ms 0   # every KMS variant without the proxy's delay (diagnostic)
  *
- * KMS calls are counted twice: on the wire at the proxy (one listener per process role) and by the
- * codec's own observer hooks in each process; both per workflow of the measured phase.
+ * KMS calls are counted twice: on the wire at the proxy (one listener per process) and by the codec's
+ * own observer hooks in each process; both per workflow of each batch, and over the whole run.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { startMoto, type Moto } from '../test/cli-support/moto.js';
 import { REPO_ROOT, runCli } from '../test/cli-support/run-cli.js';
@@ -29,21 +31,25 @@ import { startDevServer, TEMPORAL_BIN, type DevServer } from '../test/cli-suppor
 import { KmsDelayProxy, type KmsOpCounts } from './lib/kms-delay-proxy.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
 import { ratioChart } from './lib/svg.js';
-import type { ClientRun, ProcessConfig, Snapshot, ToChild, ToParent } from './workflows/protocol.js';
+import type { ProcessConfig, Snapshot, ToChild, ToParent } from './workflows/protocol.js';
 import { FAILURE_CONVERTER_PATH, ROLES, VARIANTS, type KeyCalls, type Role, type SharedResources, type Variant } from './workflows/variants.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const outDir = argValue('--out') ?? path.join(here, 'results');
 const cpuProfDir = argValue('--cpu-prof');
-const WORKFLOWS = Number(argValue('--workflows') ?? (quick ? 10 : 200));
+/** Per variant and round. */
+const WORKFLOWS = Number(argValue('--workflows') ?? (quick ? 10 : 100));
 const CONCURRENCY = Number(argValue('--concurrency') ?? (quick ? 5 : 20));
-const ROUNDS = Number(argValue('--rounds') ?? (quick ? 1 : 5));
-const WARMUP = Number(argValue('--warmup') ?? (quick ? 2 : 20));
+const ROUNDS = Number(argValue('--rounds') ?? (quick ? 1 : 8));
+const WARMUP = Number(argValue('--warmup') ?? (quick ? 2 : 40));
 const SELECTED = argValue('--variants')?.split(',');
 /** Replaces every KMS variant's delay: a diagnostic (how much of the cost is the delay, how much moto). */
 const KMS_DELAY_OVERRIDE = argValue('--kms-delay-ms');
 const NAMESPACE = 'default';
+const History = proto.temporal.api.history.v1.History;
+/** Completed workflows per variant whose histories are read for their shape (size, workflow tasks). */
+const HISTORY_SAMPLE = quick ? 3 : 20;
 const REGION = 'us-east-1';
 const BASELINE = 'none';
 
@@ -124,11 +130,13 @@ async function stopProc(p: Proc): Promise<void> {
   clearTimeout(timer);
 }
 
-// ---- One run: one variant, fresh worker and client processes, warm-up then the measured batch.
+// ---- Per variant, a worker process and a client process for the whole run; batches interleaved.
 
 interface RunResult {
   round: number;
   variant: string;
+  /** Workflow ids of the batch are `${prefix}-0` … */
+  prefix: string;
   workflows: number;
   completed: number;
   errors: number;
@@ -140,12 +148,9 @@ interface RunResult {
   totalP99: number;
   startP50: number;
   startP99: number;
-  /** Per workflow of the measured phase. */
+  /** Per workflow of the batch. */
   kmsWire: Record<Role, KmsOpCounts>;
   keyCalls: Record<Role, KeyCalls>;
-  /** Totals of the whole run, warm-up included (a key hierarchy that calls KMS per namespace makes its calls there). */
-  kmsWireRun: Record<Role, KmsOpCounts>;
-  keyCallsRun: Record<Role, KeyCalls>;
   cpuMsPerWf: { worker: number; client: number; server: number; moto: number; proxy: number };
   machineBusy: number;
 }
@@ -158,9 +163,26 @@ interface Env {
   bundles: { plain: string; withFailureConverter: string };
 }
 
-function probe(env: Env): Probe {
+interface VariantProcs {
+  variant: Variant;
+  worker: Proc;
+  client: Proc;
+  batches: number;
+}
+
+const caller = (v: Variant, role: Role) => `${v.id}/${role}`;
+const kmsDelayOf = (v: Variant) => (v.kmsDelayMs === undefined ? 0 : Number(KMS_DELAY_OVERRIDE ?? v.kmsDelayMs));
+
+function probe(env: Env, v: Variant): Probe {
   const own = process.cpuUsage(); // the orchestrator does little else than run the proxy
-  return { server: procCpuMs(env.dev.pid), moto: procCpuMs(env.moto.pid), proxy: (own.user + own.system) / 1000, machine: machineTicks(), kms: env.proxy.snapshot() };
+  const kms = env.proxy.snapshot();
+  return {
+    server: procCpuMs(env.dev.pid),
+    moto: procCpuMs(env.moto.pid),
+    proxy: (own.user + own.system) / 1000,
+    machine: machineTicks(),
+    kms: { client: kms[caller(v, 'client')]!, worker: kms[caller(v, 'worker')]! },
+  };
 }
 
 const perWf = (n: number, wf: number) => (wf > 0 ? n / wf : NaN);
@@ -173,62 +195,105 @@ function opsDelta(a: KmsOpCounts = {}, b: KmsOpCounts = {}, wf: number): KmsOpCo
   return Object.fromEntries(Object.keys(b).map((op) => [op, perWf((b[op] ?? 0) - (a[op] ?? 0), wf)]));
 }
 
-async function runOnce(env: Env, variant: Variant, round: number): Promise<RunResult> {
-  env.proxy.delayMs = variant.kmsDelayMs === undefined ? 0 : Number(KMS_DELAY_OVERRIDE ?? variant.kmsDelayMs);
-  const kmsAtStart = env.proxy.snapshot();
-  const tag = `${variant.id}-r${round}-${randomBytes(3).toString('hex')}`;
-  const base = { variant: variant.id, workflowTimeoutMs: quick ? 60_000 : 120_000, address: env.dev.address, namespace: NAMESPACE, taskQueue: `wfbench-${tag}`, shared: env.shared };
+async function ask(p: Proc): Promise<Snapshot> {
+  tell(p, { type: 'snapshot' });
+  return (await receive(p, 'snapshot', 30_000)).snapshot;
+}
+
+/** Start a variant's worker, then its client, each in a fresh process, both talking to their own proxy listener. */
+async function startVariant(env: Env, variant: Variant): Promise<VariantProcs> {
+  const tag = `${variant.id}-${randomBytes(3).toString('hex')}`;
+  const shared: SharedResources = { ...env.shared, kms: { ...env.shared.kms, endpoints: { client: env.proxy.endpoints[caller(variant, 'client')]!, worker: env.proxy.endpoints[caller(variant, 'worker')]! } } };
+  const base = { variant: variant.id, workflowTimeoutMs: quick ? 60_000 : 120_000, address: env.dev.address, namespace: NAMESPACE, taskQueue: `wfbench-${tag}`, shared };
   const worker = startProc('worker-process.ts', { ...base, role: 'worker', bundlePath: variant.codec === 'envelope' ? env.bundles.withFailureConverter : env.bundles.plain }, `worker-${tag}`);
-  let client: Proc | undefined;
+  await receive(worker, 'ready', 120_000);
+  const client = startProc('client-process.ts', { ...base, role: 'client' }, `client-${tag}`);
+  await receive(client, 'ready', 120_000);
+  return { variant, worker, client, batches: 0 };
+}
+
+/** One batch of one variant, with every counter read just before and just after it. */
+async function runBatch(env: Env, vp: VariantProcs, round: number, count: number): Promise<RunResult> {
+  const w0 = await ask(vp.worker);
+  const c0 = await ask(vp.client);
+  const p0 = probe(env, vp.variant);
+  const prefix = `wf-${vp.variant.id}-${round}-${vp.batches++}`;
+  tell(vp.client, { type: 'batch', prefix, count, concurrency: CONCURRENCY });
+  const done = await receive(vp.client, 'done', 900_000);
+  const p1 = probe(env, vp.variant);
+  const w1 = await ask(vp.worker);
+  const { run } = done;
+  const n = run.completed;
+  return {
+    round,
+    variant: vp.variant.id,
+    prefix,
+    workflows: count,
+    completed: n,
+    errors: run.errors,
+    warnings: w1.warnings - w0.warnings,
+    errorSamples: run.errorSamples,
+    wallMs: run.wallMs,
+    wfPerSec: (n / run.wallMs) * 1000,
+    totalP50: percentile(run.totalMs, 50),
+    totalP99: percentile(run.totalMs, 99),
+    startP50: percentile(run.startMs, 50),
+    startP99: percentile(run.startMs, 99),
+    kmsWire: { client: opsDelta(p0.kms.client, p1.kms.client, n), worker: opsDelta(p0.kms.worker, p1.kms.worker, n) },
+    keyCalls: { client: callsDelta(c0.calls, done.snapshot.calls, n), worker: callsDelta(w0.calls, w1.calls, n) },
+    cpuMsPerWf: {
+      worker: perWf(w1.cpuMs - w0.cpuMs, n),
+      client: perWf(done.snapshot.cpuMs - c0.cpuMs, n),
+      server: perWf(p1.server - p0.server, n),
+      moto: perWf(p1.moto - p0.moto, n),
+      proxy: perWf(p1.proxy - p0.proxy, n),
+    },
+    machineBusy: (p1.machine.busy - p0.machine.busy) / (p1.machine.total - p0.machine.total),
+  };
+}
+
+interface HistoryShape {
+  workflows: number;
+  bytes: number;
+  events: number;
+  workflowTasks: number;
+}
+
+/**
+ * What the server stores per workflow, averaged over a sample of completed workflows: history bytes
+ * (as protobuf), events, and workflow tasks (more of them when a task waits on KMS and events pile up).
+ */
+async function historyShape(env: Env, workflowIds: readonly string[]): Promise<HistoryShape> {
+  const connection = await Connection.connect({ address: env.dev.address });
   try {
-    await receive(worker, 'ready', 120_000);
-    client = startProc('client-process.ts', { ...base, role: 'client', idPrefix: `wf-${tag}`, warmup: WARMUP, workflows: WORKFLOWS, concurrency: CONCURRENCY }, `client-${tag}`);
-    const warmed = await receive(client, 'warmed', 300_000);
-    tell(worker, { type: 'snapshot' });
-    const w0: Snapshot = (await receive(worker, 'snapshot', 30_000)).snapshot;
-    const p0 = probe(env);
-    tell(client, { type: 'go' });
-    const done = await receive(client, 'done', 600_000);
-    const p1 = probe(env);
-    tell(worker, { type: 'snapshot' });
-    const w1: Snapshot = (await receive(worker, 'snapshot', 30_000)).snapshot;
-    tell(worker, { type: 'stop' });
-    const wEnd: Snapshot = (await receive(worker, 'snapshot', 60_000)).snapshot; // its last word, after shutdown
-    const kmsAtEnd = env.proxy.snapshot();
-    const run: ClientRun = done.run;
-    const n = run.completed;
-    const errors = run.errors + warmed.warmup.errors;
-    return {
-      round,
-      variant: variant.id,
-      workflows: WORKFLOWS,
-      completed: run.completed,
-      errors,
-      warnings: w1.warnings,
-      errorSamples: [...warmed.warmup.errorSamples, ...run.errorSamples],
-      wallMs: run.wallMs,
-      wfPerSec: (n / run.wallMs) * 1000,
-      totalP50: percentile(run.totalMs, 50),
-      totalP99: percentile(run.totalMs, 99),
-      startP50: percentile(run.startMs, 50),
-      startP99: percentile(run.startMs, 99),
-      kmsWire: { client: opsDelta(p0.kms.client, p1.kms.client, n), worker: opsDelta(p0.kms.worker, p1.kms.worker, n) },
-      keyCalls: { client: callsDelta(warmed.snapshot.calls, done.snapshot.calls, n), worker: callsDelta(w0.calls, w1.calls, n) },
-      kmsWireRun: { client: opsDelta(kmsAtStart.client, kmsAtEnd.client, 1), worker: opsDelta(kmsAtStart.worker, kmsAtEnd.worker, 1) },
-      keyCallsRun: { client: done.snapshot.calls, worker: wEnd.calls },
-      cpuMsPerWf: {
-        worker: perWf(w1.cpuMs - w0.cpuMs, n),
-        client: perWf(done.snapshot.cpuMs - warmed.snapshot.cpuMs, n),
-        server: perWf(p1.server - p0.server, n),
-        moto: perWf(p1.moto - p0.moto, n),
-        proxy: perWf(p1.proxy - p0.proxy, n),
-      },
-      machineBusy: (p1.machine.busy - p0.machine.busy) / (p1.machine.total - p0.machine.total),
-    };
+    let bytes = 0;
+    let events = 0;
+    let workflowTasks = 0;
+    for (const workflowId of workflowIds) {
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const res = await connection.workflowService.getWorkflowExecutionHistory({ namespace: NAMESPACE, execution: { workflowId }, nextPageToken });
+        bytes += History.encode(res.history ?? {}).finish().length;
+        events += res.history?.events?.length ?? 0;
+        workflowTasks += res.history?.events?.filter((e) => e.workflowTaskCompletedEventAttributes).length ?? 0;
+        nextPageToken = res.nextPageToken?.length ? res.nextPageToken : undefined;
+      } while (nextPageToken);
+    }
+    const n = workflowIds.length;
+    return { workflows: n, bytes: bytes / n, events: events / n, workflowTasks: workflowTasks / n };
   } finally {
-    tell(worker, { type: 'stop' });
-    await Promise.all([stopProc(worker), client ? stopProc(client) : Promise.resolve()]);
+    await connection.close();
   }
+}
+
+/** Stop a variant's processes; their last counters are the run's totals, warm-up included. */
+async function stopVariant(vp: VariantProcs): Promise<{ client: Snapshot; worker: Snapshot }> {
+  const client = await ask(vp.client);
+  tell(vp.client, { type: 'stop' });
+  tell(vp.worker, { type: 'stop' });
+  const worker = (await receive(vp.worker, 'snapshot', 60_000)).snapshot; // its last word, after shutdown
+  await Promise.all([stopProc(vp.worker), stopProc(vp.client)]);
+  return { client, worker };
 }
 
 // ---- Set-up once: dev server, moto and a KMS key, the proxy, a local keyring, the workflow bundles.
@@ -251,7 +316,8 @@ async function setUp(dir: string): Promise<Env> {
   const admin = new KMSClient({ region: REGION, endpoint: moto.endpoint, credentials });
   const keyArn = (await admin.send(new CreateKeyCommand({ Description: 'temporal-envelope workflow bench' }))).KeyMetadata!.Arn!;
   admin.destroy();
-  const proxy = await KmsDelayProxy.start(moto.endpoint, ROLES);
+  const variants = selectedVariants();
+  const proxy = await KmsDelayProxy.start(moto.endpoint, Object.fromEntries(variants.flatMap((v) => ROLES.map((role) => [caller(v, role), kmsDelayOf(v)]))));
   started.push(() => proxy.stop());
   const bundle = async (failureConverterPath: string | undefined, file: string) => {
     const { code } = await bundleWorkflowCode({
@@ -268,7 +334,8 @@ async function setUp(dir: string): Promise<Env> {
     moto,
     proxy,
     bundles,
-    shared: { keyringPath, staticKeyHex: randomBytes(32).toString('hex'), kms: { region: REGION, keyArn, endpoints: proxy.endpoints as Record<Role, string> } },
+    // Each variant's processes get their own proxy listeners (startVariant).
+    shared: { keyringPath, staticKeyHex: randomBytes(32).toString('hex'), kms: { region: REGION, keyArn, endpoints: { client: '', worker: '' } } },
   };
 }
 
@@ -292,7 +359,9 @@ interface Summary {
   warnings: number;
   kmsWire: Record<Role, KmsOpCounts>;
   keyCalls: Record<Role, KeyCalls>;
-  /** Summed over every run of the variant, warm-ups included. */
+  warmupErrors: number;
+  history: HistoryShape;
+  /** The whole run, warm-up included (a per-namespace key hierarchy makes its KMS calls there). */
   kmsWireTotal: Record<Role, KmsOpCounts>;
   keyCallsTotal: Record<Role, KeyCalls>;
   cpuMsPerWf: RunResult['cpuMsPerWf'];
@@ -308,20 +377,18 @@ interface Summary {
 const cpuAll = (c: RunResult['cpuMsPerWf']) => c.worker + c.client + c.server + c.moto + c.proxy;
 const cpuWithoutStandIns = (c: RunResult['cpuMsPerWf']) => c.worker + c.client + c.server;
 
-function sumOps(xs: readonly KmsOpCounts[]): KmsOpCounts {
-  const out: KmsOpCounts = {};
-  for (const x of xs) for (const [op, n] of Object.entries(x)) out[op] = (out[op] ?? 0) + n;
-  return out;
+interface Totals {
+  history: HistoryShape;
+  warmupErrors: number;
+  kmsWire: Record<Role, KmsOpCounts>;
+  last: { client: Snapshot; worker: Snapshot };
 }
 
-function sumCalls(xs: readonly KeyCalls[]): KeyCalls {
-  return xs.reduce((a, x) => ({ generate: a.generate + x.generate, decrypt: a.decrypt + x.decrypt, errors: a.errors + x.errors, seconds: a.seconds + x.seconds }), { generate: 0, decrypt: 0, errors: 0, seconds: 0 });
-}
-
-function summarize(variants: readonly Variant[], runs: readonly RunResult[]): Summary[] {
+function summarize(variants: readonly Variant[], runs: readonly RunResult[], totals: ReadonlyMap<string, Totals>): Summary[] {
   const baseOf = (r: RunResult) => runs.find((b) => b.round === r.round && b.variant === BASELINE)!;
   return variants.map((v) => {
     const rs = runs.filter((r) => r.variant === v.id);
+    const t = totals.get(v.id)!;
     const med = (f: (r: RunResult) => number) => median(rs.map(f));
     const ops = (role: Role) => {
       const names = [...new Set(rs.flatMap((r) => Object.keys(r.kmsWire[role])))];
@@ -348,11 +415,13 @@ function summarize(variants: readonly Variant[], runs: readonly RunResult[]): Su
       startP50AddedMs: med((r) => r.startP50 - baseOf(r).startP50),
       completed: rs.reduce((a, r) => a + r.completed, 0),
       errors: rs.reduce((a, r) => a + r.errors, 0),
-      warnings: rs.reduce((a, r) => a + r.warnings, 0),
+      warnings: t.last.worker.warnings,
+      warmupErrors: t.warmupErrors,
+      history: t.history,
       kmsWire: { client: ops('client'), worker: ops('worker') },
       keyCalls: { client: calls('client'), worker: calls('worker') },
-      kmsWireTotal: { client: sumOps(rs.map((r) => r.kmsWireRun.client)), worker: sumOps(rs.map((r) => r.kmsWireRun.worker)) },
-      keyCallsTotal: { client: sumCalls(rs.map((r) => r.keyCallsRun.client)), worker: sumCalls(rs.map((r) => r.keyCallsRun.worker)) },
+      kmsWireTotal: t.kmsWire,
+      keyCallsTotal: { client: t.last.client.calls, worker: t.last.worker.calls },
       cpuMsPerWf: {
         worker: med((r) => r.cpuMsPerWf.worker),
         client: med((r) => r.cpuMsPerWf.client),
@@ -366,8 +435,8 @@ function summarize(variants: readonly Variant[], runs: readonly RunResult[]): Su
   });
 }
 
-/** Client errors, worker warnings (failed tasks) and failed key-provider calls: a clean run has none. */
-const failures = (s: Summary) => s.errors + s.warnings + s.keyCallsTotal.client.errors + s.keyCallsTotal.worker.errors;
+/** Client errors (warm-up included), worker warnings (failed tasks) and failed key-provider calls: a clean run has none. */
+const failures = (s: Summary) => s.errors + s.warmupErrors + s.warnings + s.keyCallsTotal.client.errors + s.keyCallsTotal.worker.errors;
 const gd = (o: KmsOpCounts) => `${fmt(o.GenerateDataKey ?? 0)} / ${fmt(o.Decrypt ?? 0)}`;
 const gdCalls = (c: KeyCalls) => `${fmt(c.generate)} / ${fmt(c.decrypt)}`;
 
@@ -379,10 +448,14 @@ function temporalVersion(): string {
   }
 }
 
+function selectedVariants(): Variant[] {
+  for (const id of SELECTED ?? []) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`unknown variant ${JSON.stringify(id)}; known: ${VARIANTS.map((v) => v.id).join(', ')}`);
+  return VARIANTS.filter((v) => !SELECTED || SELECTED.includes(v.id) || v.id === BASELINE);
+}
+
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // moto's admin client here; the children get it too
-  const variants = VARIANTS.filter((v) => !SELECTED || SELECTED.includes(v.id) || v.id === BASELINE);
-  for (const id of SELECTED ?? []) if (!VARIANTS.some((v) => v.id === id)) throw new Error(`unknown variant ${JSON.stringify(id)}; known: ${VARIANTS.map((v) => v.id).join(', ')}`);
+  const variants = selectedVariants();
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', memGb: Math.round(os.totalmem() / 2 ** 30), loadBefore: os.loadavg(), node: process.version, temporal: temporalVersion() };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'te-wfbench-'));
   started.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -393,28 +466,52 @@ async function main(): Promise<void> {
     void stopAll().finally(() => process.exit(1));
   });
   const runs: RunResult[] = [];
+  const totals = new Map<string, Totals>();
+  const report = (r: RunResult, what: string) => {
+    console.log(
+      `${what} ${r.variant.padEnd(10)} ${fmt(r.wfPerSec, 1)} wf/s, start→complete p50 ${fmt(r.totalP50, 0)} ms p99 ${fmt(r.totalP99, 0)} ms, start() p50 ${fmt(r.startP50, 1)} ms, ${r.completed}/${r.workflows} completed, ${r.errors} errors, ${r.warnings} worker warnings, machine ${fmt(r.machineBusy * 100, 0)}% busy`,
+    );
+    for (const e of r.errorSamples) console.log(`  error: ${e}`);
+  };
   try {
     const env = await setUp(dir);
+    // Every variant's worker and client up and warm before anything is timed; idle, they only long-poll.
+    const procs: VariantProcs[] = [];
+    for (const v of variants) procs.push(await startVariant(env, v));
+    const warmupErrors = new Map<string, number>();
+    for (const vp of procs) {
+      const r = await runBatch(env, vp, 0, WARMUP);
+      report(r, 'warm-up');
+      warmupErrors.set(vp.variant.id, r.errors + (r.workflows - r.completed));
+    }
+    // Short batches, variants interleaved and their order rotated each round: a burst of load from
+    // the machine's other tenants lands on every variant alike, and each ratio compares batches
+    // run within seconds of each other.
     for (let round = 1; round <= ROUNDS; round++) {
-      // Each round starts one variant later, so no variant always runs first (or right after another).
-      const order = variants.map((_, i) => variants[(i + round - 1) % variants.length]!);
-      for (const v of order) {
-        const r = await runOnce(env, v, round);
+      for (let i = 0; i < procs.length; i++) {
+        const r = await runBatch(env, procs[(i + round - 1) % procs.length]!, round, WORKFLOWS);
         runs.push(r);
-        console.log(
-          `round ${round} ${v.id.padEnd(10)} ${fmt(r.wfPerSec, 1)} wf/s, start→complete p50 ${fmt(r.totalP50, 0)} ms p99 ${fmt(r.totalP99, 0)} ms, start() p50 ${fmt(r.startP50, 1)} ms, ${r.completed}/${r.workflows} completed, ${r.errors} errors, ${r.warnings} worker warnings, machine ${fmt(r.machineBusy * 100, 0)}% busy`,
-        );
-        for (const e of r.errorSamples) console.log(`  error: ${e}`);
+        report(r, `round ${round}`);
       }
+    }
+    for (const vp of procs) {
+      const kms = env.proxy.snapshot();
+      const last = runs.filter((r) => r.variant === vp.variant.id).at(-1)!;
+      totals.set(vp.variant.id, {
+        history: await historyShape(env, Array.from({ length: Math.min(HISTORY_SAMPLE, last.workflows) }, (_, i) => `${last.prefix}-${i}`)),
+        warmupErrors: warmupErrors.get(vp.variant.id)!,
+        kmsWire: { client: kms[caller(vp.variant, 'client')]!, worker: kms[caller(vp.variant, 'worker')]! },
+        last: await stopVariant(vp),
+      });
     }
   } finally {
     await stopAll();
   }
-  const summary = summarize(variants, runs);
+  const summary = summarize(variants, runs, totals);
   const loadAfter = os.loadavg();
 
   console.log(
-    `\nworkflows: ${WORKFLOWS} per run (after ${WARMUP} warm-up), ${CONCURRENCY} at a time, ${ROUNDS} interleaved round(s), fresh worker and client processes per run; medians over rounds, ratios to the no-codec run of the same round`,
+    `\nworkflows: ${ROUNDS} round(s) of ${WORKFLOWS} per variant, variants interleaved (after ${WARMUP} each to warm up), ${CONCURRENCY} at a time; one worker and one client process per variant; medians over rounds, ratios to the no-codec batch of the same round`,
   );
   if (KMS_DELAY_OVERRIDE !== undefined) console.log(`KMS delay overridden: ${KMS_DELAY_OVERRIDE} ms per request for every KMS variant, whatever its label says`);
   console.log(`machine: ${machine.cpus} × ${machine.model}, ${machine.memGb} GB, load average ${machine.loadBefore.map((l) => fmt(l, 1)).join(' ')} before, ${loadAfter.map((l) => fmt(l, 1)).join(' ')} after; node ${machine.node}; ${machine.temporal}`);
@@ -429,6 +526,14 @@ async function main(): Promise<void> {
     table(
       ['variant', 'client (wire)', 'worker (wire)', 'client (hooks)', 'worker (hooks)', 'key wait ms/wf client', 'worker'],
       summary.map((s) => [s.label, gd(s.kmsWire.client), gd(s.kmsWire.worker), gdCalls(s.keyCalls.client), gdCalls(s.keyCalls.worker), fmt(s.keyCalls.client.seconds * 1000, 1), fmt(s.keyCalls.worker.seconds * 1000, 1)]),
+    ),
+  );
+  console.log(`\nwhat the server stores per workflow (mean of ${HISTORY_SAMPLE} from each variant's last batch), as a ratio to no codec`);
+  const baseHistory = summary.find((s) => s.variant === BASELINE)!.history;
+  console.log(
+    table(
+      ['variant', 'history bytes', 'ratio', 'events', 'workflow tasks'],
+      summary.map((s) => [s.label, fmt(s.history.bytes, 0), fmt(s.history.bytes / baseHistory.bytes), fmt(s.history.events, 1), fmt(s.history.workflowTasks, 2)]),
     ),
   );
   console.log('\nCPU ms per workflow, by process (where the time goes); CPU ratio = the baseline\'s total over this one\'s (the wf/s ratio where CPU is the limit), without moto and the proxy (stand-ins for AWS KMS); how busy the machine was');

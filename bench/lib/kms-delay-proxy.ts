@@ -10,14 +10,13 @@ const endToEnd = (headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders =
 export type KmsOpCounts = Record<string, number>;
 
 /**
- * An HTTP proxy on 127.0.0.1 in front of a KMS endpoint (moto) that holds every request back by
- * `delayMs` before forwarding it: a KMS round trip's network latency, per request rather than per
- * connection (the AWS SDK keeps connections alive, so a TCP-level delay would only slow the first).
- * It listens once per named caller (`client`, `worker`), so each process's KMS calls are counted
- * on the wire by operation, apart from the others'.
+ * An HTTP proxy on 127.0.0.1 in front of a KMS endpoint (moto) that holds every request back by its
+ * caller's delay before forwarding it: a KMS round trip's network latency, per request rather than
+ * per connection (the AWS SDK keeps connections alive, so a TCP-level delay would only slow the
+ * first). It listens once per named caller (a process: `local/client`, `kms-10ms/worker`), so each
+ * process's KMS calls are counted on the wire by operation, apart from the others'.
  */
 export class KmsDelayProxy {
-  delayMs = 0;
   private readonly counts = new Map<string, KmsOpCounts>();
   private readonly servers: http.Server[] = [];
   private readonly upstream = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -27,11 +26,12 @@ export class KmsDelayProxy {
     readonly endpoints: Readonly<Record<string, string>>,
   ) {}
 
-  static async start(target: string, callers: readonly string[]): Promise<KmsDelayProxy> {
+  /** `callers`: each caller's name and the delay (ms) added to each of its requests. */
+  static async start(target: string, callers: Readonly<Record<string, number>>): Promise<KmsDelayProxy> {
     const endpoints: Record<string, string> = {};
     const proxy = new KmsDelayProxy(new URL(target), endpoints);
-    for (const caller of callers) {
-      const server = http.createServer((req, res) => proxy.forward(caller, req, res));
+    for (const [caller, delayMs] of Object.entries(callers)) {
+      const server = http.createServer((req, res) => proxy.forward(caller, delayMs, req, res));
       server.keepAliveTimeout = 60_000;
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       proxy.servers.push(server);
@@ -51,7 +51,7 @@ export class KmsDelayProxy {
     this.upstream.destroy();
   }
 
-  private forward(caller: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private forward(caller: string, delayMs: number, req: http.IncomingMessage, res: http.ServerResponse): void {
     const op = String(req.headers['x-amz-target'] ?? 'other').replace(/^TrentService\./, '');
     const mine = this.counts.get(caller) ?? {};
     mine[op] = (mine[op] ?? 0) + 1;
@@ -67,7 +67,7 @@ export class KmsDelayProxy {
       up.on('error', () => res.destroy());
       req.pipe(up);
     };
-    if (this.delayMs > 0) setTimeout(send, this.delayMs);
+    if (delayMs > 0) setTimeout(send, delayMs);
     else send();
   }
 }

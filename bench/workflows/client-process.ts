@@ -1,10 +1,11 @@
 /**
- * The benchmark's client, in its own process: one variant's data converter; starts workflows,
- * signals each and waits for its result, `concurrency` at a time. A warm-up batch first, then it
- * waits for the orchestrator's go (so every process's counters can be read between the two).
+ * The benchmark's client, in its own process: one variant's data converter. On each 'batch' from
+ * the orchestrator it starts workflows, signals each and waits for its result, `concurrency` at a
+ * time, and reports timings with its counters (read before and after, so the orchestrator can
+ * difference them).
  */
 import { Client, Connection } from '@temporalio/client';
-import { cpuMs, readConfig, send, type ClientRun, type Snapshot, type ToChild } from './protocol.js';
+import { cpuMs, readConfig, send, type Batch, type ClientRun, type Snapshot, type ToChild } from './protocol.js';
 import { benchApproval, benchInput } from './types.js';
 import { variantById } from './variants.js';
 import { approve, benchWorkflow } from './workflows.js';
@@ -30,7 +31,7 @@ async function one(workflowId: string, run: ClientRun): Promise<void> {
   run.completed++;
 }
 
-async function batch(prefix: string, count: number): Promise<ClientRun> {
+async function batch({ prefix, count, concurrency }: Batch): Promise<ClientRun> {
   const run: ClientRun = { completed: 0, errors: 0, errorSamples: [], wallMs: 0, startMs: [], totalMs: [] };
   let next = 0;
   const t0 = performance.now();
@@ -48,7 +49,7 @@ async function batch(prefix: string, count: number): Promise<ClientRun> {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(config.concurrency ?? 1, count) }, lane));
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   run.wallMs = performance.now() - t0;
   return run;
 }
@@ -56,13 +57,15 @@ async function batch(prefix: string, count: number): Promise<ClientRun> {
 // The orchestrator gone (killed, crashed): go too, rather than run on unwatched.
 let finishing = false;
 process.on('disconnect', () => finishing || process.exit(2));
-const go = new Promise<void>((resolve) => process.on('message', (m: ToChild) => m.type === 'go' && resolve()));
-const warmup = await batch(`${config.idPrefix}-warm`, config.warmup ?? 0);
-send({ type: 'warmed', snapshot: snapshot(), warmup });
-await go;
-const run = await batch(config.idPrefix!, config.workflows ?? 0);
-send({ type: 'done', snapshot: snapshot(), run });
-await connection.close();
-codec.close();
-finishing = true;
-process.disconnect();
+process.on('message', (m: ToChild) => {
+  if (m.type === 'batch') void batch(m).then((run) => send({ type: 'done', snapshot: snapshot(), run }));
+  if (m.type === 'snapshot') send({ type: 'snapshot', snapshot: snapshot() });
+  if (m.type === 'stop') {
+    finishing = true;
+    void connection.close().finally(() => {
+      codec.close();
+      process.disconnect();
+    });
+  }
+});
+send({ type: 'ready' });

@@ -1,7 +1,7 @@
 /**
  * What the orchestrator (bench/workflows.bench.ts) and its worker and client processes say to each
  * other over node's IPC channel. Each process reports cumulative figures; the orchestrator takes
- * differences between the end of the warm-up and the end of the measured run.
+ * differences around each batch.
  */
 import type { KeyCalls, Role, SharedResources } from './variants.js';
 
@@ -15,13 +15,15 @@ export interface ProcessConfig {
   shared: SharedResources;
   /** Worker: the workflow bundle for this variant (with or without our failure converter). */
   bundlePath?: string;
-  /** Client: workflow ids start with this. */
-  idPrefix?: string;
-  warmup?: number;
-  workflows?: number;
-  concurrency?: number;
   /** Client: a workflow not done after this long counts as an error. */
   workflowTimeoutMs?: number;
+}
+
+/** Client: run `count` workflows, `concurrency` at a time, their ids starting with `prefix`. */
+export interface Batch {
+  prefix: string;
+  count: number;
+  concurrency: number;
 }
 
 export interface Snapshot {
@@ -43,13 +45,9 @@ export interface ClientRun {
   totalMs: number[];
 }
 
-export type ToParent =
-  | { type: 'ready' }
-  | { type: 'snapshot'; snapshot: Snapshot }
-  | { type: 'warmed'; snapshot: Snapshot; warmup: ClientRun }
-  | { type: 'done'; snapshot: Snapshot; run: ClientRun };
+export type ToParent = { type: 'ready' } | { type: 'snapshot'; snapshot: Snapshot } | { type: 'done'; snapshot: Snapshot; run: ClientRun };
 
-export type ToChild = { type: 'snapshot' } | { type: 'go' } | { type: 'stop' };
+export type ToChild = { type: 'snapshot' } | ({ type: 'batch' } & Batch) | { type: 'stop' };
 
 export function readConfig(): ProcessConfig {
   const raw = process.env.BENCH_WF_CONFIG;
