@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { EnvelopeCodec } from '../codecs/index.js';
 import { payloadsFromJson, payloadsToJson } from '../codecs/payload-json.js';
-import { LocalKeyring, newKeyringDocument, writeKeyring } from '../keys/index.js';
-import { sha256Hex } from '../src/server/auth/static-tokens.js';
+import { LocalKeyring, createKeyring } from '../keys/index.js';
+import { sha256Hex } from '../src/config/token-hash.js';
 import { fmt, median, table } from './lib/stats.js';
 import { ratioChart } from './lib/svg.js';
 
@@ -96,7 +96,7 @@ async function load(url: string, body: string, token: string, seconds: number): 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'te-bench-'));
   const keyringPath = path.join(dir, 'keyring.json');
-  await writeKeyring(keyringPath, newKeyringDocument());
+  await createKeyring(keyringPath);
   const token = `bench_${randomBytes(24).toString('base64url')}`;
   const env = { BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${sha256Hex(token)}`, BENCH_LOG: path.join(dir, 'audit.log') };
 

@@ -3,24 +3,18 @@
  *
  * EnvelopeCodec seals each payload with the data key (DEK) of the workflow it belongs to; the DEK
  * is wrapped by a key-encryption key (KEK) from a KeyProvider and travels, wrapped, inside the
- * payload. See codecs/format.ts for the bytes and docs/wire-format.md for the rules.
+ * payload. See primitives/format.ts for the bytes and docs/wire-format.md for the rules.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
-import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from './aead.js';
-import {
-  InvalidConfigError,
-  MalformedPayloadError,
-  PlaintextRejectedError,
-  ScopeMismatchError,
-  UnknownKeyError,
-  UnsupportedFormatError,
-} from './errors.js';
-import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from './format.js';
-import { scopeFromContext, type Scope } from './scope.js';
+import { ProviderSet } from '../keys/provider-set.js';
+import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
+import { InvalidConfigError, MalformedPayloadError, PlaintextRejectedError, ScopeMismatchError } from '../primitives/errors.js';
+import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from '../primitives/format.js';
+import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
 
@@ -57,24 +51,54 @@ export interface EnvelopeCodecOptions {
 
 export interface DecodeOptions {
   /**
-   * Return payloads this codec cannot open (foreign format, not encrypted, no access to the key)
-   * unchanged instead of throwing. The codec server uses it so the UI still renders the rest.
+   * Return payloads this codec cannot open (not ours, refused, failed) as they came, with their
+   * outcome, instead of throwing at the first failure. The codec server uses it so the UI still
+   * renders the rest. Plaintext then passes even with `requireEncryption`.
    */
   passThroughUnopenable?: boolean;
+  /** Refuse (SCOPE_MISMATCH) payloads not sealed for this scope, as decode() does for its context's scope. */
+  expectedScope?: Scope;
+  /**
+   * Which payloads of ours the caller may see. Called once per batch, before any key is touched,
+   * with the sealed scope and key id of every payload of ours whose header reads; returns one
+   * verdict per entry. A refused payload comes back as it came, with status "denied". May throw to
+   * refuse the whole batch (the codec server's `onDeny: forbid`): then nothing is opened.
+   */
+  authorize?: (sealed: readonly SealedPayloadInfo[]) => readonly boolean[];
 }
 
-/** One payload's outcome, for the codec server's audit log and authorization. */
+/** What a sealed payload's header says, readable without any key. */
+export interface SealedPayloadInfo {
+  /** Its position in the batch. */
+  readonly index: number;
+  readonly scope: Scope;
+  readonly keyId: string;
+}
+
+/**
+ * One payload's outcome. `payload` is the opened payload when "decoded", else the payload as it
+ * came: "passthrough" (not ours: not binary/encrypted, or binary/encrypted without our
+ * envelope-version), "denied" (ours, refused by `authorize`) or "failed" (ours, could not be opened:
+ * `error` says why). `scope` and `keyId` are set whenever the header was read.
+ */
 export interface DecodeResult {
   readonly payload: Payload;
-  readonly status: 'decoded' | 'passthrough' | 'failed';
+  readonly status: 'decoded' | 'passthrough' | 'denied' | 'failed';
   readonly scope?: Scope | undefined;
   readonly keyId?: string | undefined;
   readonly error?: Error | undefined;
 }
 
+/** A payload of ours whose header was read, waiting to be opened. */
+interface ReadPayload {
+  readonly payload: Payload;
+  readonly status: 'sealed';
+  readonly header: EnvelopeHeader;
+  readonly box: Uint8Array;
+}
+
 export class EnvelopeCodec implements PayloadCodec {
   readonly keys: DataKeyCache;
-  private readonly providers: readonly KeyProvider[];
   private readonly defaultNamespace: string;
   private readonly algorithm: AeadAlgorithm;
   private readonly compression: Compression | undefined;
@@ -86,7 +110,6 @@ export class EnvelopeCodec implements PayloadCodec {
   constructor(options: EnvelopeCodecOptions) {
     const providers = Array.isArray(options.keyProviders) ? [...(options.keyProviders as readonly KeyProvider[])] : [options.keyProviders as KeyProvider];
     if (providers.length === 0) throw new InvalidConfigError('codec "keyProviders" expected at least one key provider');
-    this.providers = providers;
     this.defaultNamespace = options.defaultNamespace ?? 'default';
     if (typeof this.defaultNamespace !== 'string' || this.defaultNamespace === '') {
       throw new InvalidConfigError('codec "defaultNamespace" expected a non-empty string');
@@ -120,51 +143,96 @@ export class EnvelopeCodec implements PayloadCodec {
     return out;
   }
 
+  /**
+   * The PayloadCodec contract: payloads that are not ours pass through unchanged (unless
+   * `requireEncryption`: PLAINTEXT_REJECTED); the first payload of ours that does not open throws.
+   */
   async decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const expected = context === undefined ? undefined : scopeFromContext(context, this.defaultNamespace);
-    const out: Payload[] = [];
-    for (const payload of payloads) out.push(await this.openOne(payload, expected));
-    return out;
+    const results = await this.decodeBatch(payloads, { expected, rejectPlaintext: this.requireEncryption, stopAtFailure: true });
+    return results.map((r) => r.payload);
+  }
+
+  /** Decode with a per-payload outcome (DecodeResult); see DecodeOptions. */
+  async decodeDetailed(payloads: readonly Payload[], options: DecodeOptions = {}): Promise<DecodeResult[]> {
+    const lenient = options.passThroughUnopenable ?? false;
+    return this.decodeBatch(payloads, { expected: options.expectedScope, authorize: options.authorize, rejectPlaintext: this.requireEncryption && !lenient, stopAtFailure: !lenient });
   }
 
   /**
-   * Decode with a per-payload outcome. `authorize` is asked before any key is touched, with the
-   * scope read from the payload's own (authenticated-on-open) metadata.
+   * The one decode path, for decode(), decodeDetailed() and through it the codec server: read every
+   * header once, authorize the batch once, then open what may be opened, in order.
    */
-  async decodeDetailed(
+  private async decodeBatch(
     payloads: readonly Payload[],
-    options: DecodeOptions & { expectedScope?: Scope; authorize?: (scope: Scope, keyId: string) => boolean } = {},
+    options: { expected: Scope | undefined; authorize?: DecodeOptions['authorize'] | undefined; rejectPlaintext: boolean; stopAtFailure: boolean },
   ): Promise<DecodeResult[]> {
+    const read = payloads.map((payload) => this.readHeader(payload, options.rejectPlaintext));
+    if (options.authorize) {
+      const sealed: SealedPayloadInfo[] = [];
+      read.forEach((r, index) => {
+        if (r.status === 'sealed') sealed.push({ index, scope: r.header.scope, keyId: r.header.keyId });
+      });
+      const verdicts = sealed.length === 0 ? [] : options.authorize(sealed);
+      sealed.forEach(({ index, scope, keyId }, i) => {
+        if (verdicts[i] !== true) read[index] = { payload: payloads[index]!, status: 'denied', scope, keyId };
+      });
+    }
     const results: DecodeResult[] = [];
-    for (const payload of payloads) {
-      if (!isEnvelopePayload(payload)) {
-        if (this.requireEncryption && !options.passThroughUnopenable) {
-          throw new PlaintextRejectedError('payload is not encrypted and this codec requires encryption');
-        }
-        results.push({ payload, status: 'passthrough' });
-        continue;
-      }
-      let header: EnvelopeHeader;
-      try {
-        header = parseHeader(payload).header;
-      } catch (error) {
-        if (!options.passThroughUnopenable) throw error;
-        results.push({ payload, status: 'failed', error: error as Error });
-        continue;
-      }
-      if (options.authorize && !options.authorize(header.scope, header.keyId)) {
-        results.push({ payload, status: 'passthrough', scope: header.scope, keyId: header.keyId });
-        continue;
-      }
-      try {
-        const opened = await this.openOne(payload, options.expectedScope);
-        results.push({ payload: opened, status: 'decoded', scope: header.scope, keyId: header.keyId });
-      } catch (error) {
-        if (!options.passThroughUnopenable) throw error;
-        results.push({ payload, status: 'failed', scope: header.scope, keyId: header.keyId, error: error as Error });
-      }
+    for (const r of read) {
+      const result = r.status === 'sealed' ? await this.openRead(r, options.expected) : r;
+      if (result.status === 'failed' && options.stopAtFailure) throw result.error;
+      results.push(result);
     }
     return results;
+  }
+
+  /** First, no key touched: is the payload ours, and what does its header say? */
+  private readHeader(payload: Payload, rejectPlaintext: boolean): ReadPayload | DecodeResult {
+    if (!isEnvelopePayload(payload)) {
+      if (!rejectPlaintext) return { payload, status: 'passthrough' };
+      const what = isEncryptedEncoding(payload) ? 'payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)' : 'payload is not encrypted';
+      return { payload, status: 'failed', error: new PlaintextRejectedError(`${what}, and this codec requires encryption`) };
+    }
+    try {
+      return { payload, status: 'sealed', ...parseHeader(payload) };
+    } catch (error) {
+      return { payload, status: 'failed', error: error as Error };
+    }
+  }
+
+  /** Last, for a payload of ours that may be opened: the scope check, the data key, the AEAD. */
+  private async openRead(read: ReadPayload, expected: Scope | undefined): Promise<DecodeResult> {
+    const { payload, header, box } = read;
+    const outcome = { scope: header.scope, keyId: header.keyId };
+    try {
+      if (expected !== undefined) this.checkScope(header.scope, expected);
+      const key = await this.keys.leaseForDecrypt(header.keyId, header.wrappedDek, header.scope);
+      let plaintext: Uint8Array;
+      try {
+        plaintext = openSealed(header.algorithm, key, box, additionalDataOf(payload));
+      } finally {
+        key.fill(0);
+      }
+      return { payload: this.unpack(plaintext, header.compression), status: 'decoded', ...outcome };
+    } catch (error) {
+      return { payload, status: 'failed', error: error as Error, ...outcome };
+    }
+  }
+
+  private unpack(plaintext: Uint8Array, compression: Compression | undefined): Payload {
+    if (compression === 'deflate') {
+      try {
+        plaintext = inflateRawSync(plaintext, { maxOutputLength: 64 * 1024 * 1024 });
+      } catch (cause) {
+        throw new MalformedPayloadError('sealed payload did not inflate', { cause });
+      }
+    }
+    try {
+      return ProtoPayload.decode(plaintext);
+    } catch (cause) {
+      throw new MalformedPayloadError('sealed payload is not a temporal.api.common.v1.Payload', { cause });
+    }
   }
 
   private async sealOne(payload: Payload, scope: Scope): Promise<Payload> {
@@ -195,37 +263,6 @@ export class EnvelopeCodec implements PayloadCodec {
     }
   }
 
-  private async openOne(payload: Payload, expected: Scope | undefined): Promise<Payload> {
-    if (!isEncryptedEncoding(payload)) {
-      if (this.requireEncryption) throw new PlaintextRejectedError('payload is not encrypted and this codec requires encryption');
-      return payload;
-    }
-    if (!isEnvelopePayload(payload)) {
-      throw new UnsupportedFormatError('payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)');
-    }
-    const { header, box } = parseHeader(payload);
-    if (expected !== undefined) this.checkScope(header.scope, expected);
-    const key = await this.keys.leaseForDecrypt(header.keyId, header.wrappedDek, header.scope);
-    let plaintext: Uint8Array;
-    try {
-      plaintext = openSealed(header.algorithm, key, box, additionalDataOf(payload));
-    } finally {
-      key.fill(0);
-    }
-    if (header.compression === 'deflate') {
-      try {
-        plaintext = inflateRawSync(plaintext, { maxOutputLength: 64 * 1024 * 1024 });
-      } catch (cause) {
-        throw new MalformedPayloadError('sealed payload did not inflate', { cause });
-      }
-    }
-    try {
-      return ProtoPayload.decode(plaintext);
-    } catch (cause) {
-      throw new MalformedPayloadError('sealed payload is not a temporal.api.common.v1.Payload', { cause });
-    }
-  }
-
   private checkScope(sealed: Scope, expected: Scope): void {
     if (sealed.namespace !== expected.namespace) {
       throw new ScopeMismatchError(
@@ -244,36 +281,5 @@ export class EnvelopeCodec implements PayloadCodec {
         `payload sealed for workflow ${JSON.stringify(sealed.workflowId)} cannot be decoded in workflow ${JSON.stringify(expected.workflowId)}`,
       );
     }
-  }
-}
-
-/** Several providers seen as one: the first wraps, whichever holds the key id unwraps. */
-class ProviderSet implements KeyProvider {
-  readonly name: string;
-  constructor(private readonly providers: readonly KeyProvider[]) {
-    this.name = providers.map((p) => p.name).join('+');
-  }
-  private get first(): KeyProvider {
-    return this.providers[0] as KeyProvider;
-  }
-  primaryKeyId(): string {
-    return this.first.primaryKeyId();
-  }
-  handles(keyId: string): boolean {
-    return this.providers.some((p) => p.handles(keyId));
-  }
-  generateDataKey(scope: Scope) {
-    return this.first.generateDataKey(scope);
-  }
-  decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
-    const provider = this.providers.find((p) => p.handles(keyId));
-    if (provider === undefined) return Promise.reject(new UnknownKeyError(`no configured key provider holds key ${JSON.stringify(keyId)}`));
-    return provider.decryptDataKey(keyId, wrapped, scope);
-  }
-  async listKeys() {
-    return (await Promise.all(this.providers.map((p) => p.listKeys()))).flat();
-  }
-  async checkReady(): Promise<void> {
-    await Promise.all(this.providers.map((p) => p.checkReady()));
   }
 }

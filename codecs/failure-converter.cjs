@@ -13,16 +13,21 @@
 'use strict';
 const { DefaultFailureConverter } = require('@temporalio/common');
 
-// The codes of codecs/errors.ts, repeated because this file may not import TypeScript;
-// test/failure-converter.test.ts fails if the two lists drift apart.
+// The mark primitives/errors.ts puts on every error of ours (Symbol.for: the same symbol for every
+// copy of the package in the process), and its codes, repeated because this file may not import
+// TypeScript; test/failure-converter.test.ts fails if the two drift apart.
+const ENVELOPE_ERROR = Symbol.for('temporal-envelope.error');
 const ENVELOPE_CODES = new Set([
   'UNKNOWN_KEY', 'TAMPERED_CIPHERTEXT', 'SCOPE_MISMATCH', 'UNSUPPORTED_FORMAT', 'MALFORMED_PAYLOAD', 'PLAINTEXT_REJECTED',
   'KMS_UNAVAILABLE', 'KMS_ACCESS_DENIED', 'KEY_RETIRED', 'KEY_SHREDDED', 'KEY_LIMIT_EXCEEDED', 'INVALID_CONFIG', 'KEYRING_ERROR',
 ]);
 
-/** Our typed errors (codecs/errors.ts), recognised by shape so a second copy of the package still counts. */
+/**
+ * Our typed errors, by their mark. A marked error with a code this copy does not know (a newer copy
+ * of the package) is sealed like any other failure: sealing is the safe default.
+ */
 function isEnvelopeError(err) {
-  return err instanceof Error && typeof err.code === 'string' && ENVELOPE_CODES.has(err.code) && typeof err.retryable === 'boolean';
+  return typeof err === 'object' && err !== null && err[ENVELOPE_ERROR] === true && ENVELOPE_CODES.has(err.code);
 }
 
 class EnvelopeFailureConverter {

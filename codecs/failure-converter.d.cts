@@ -6,5 +6,5 @@ export declare class EnvelopeFailureConverter implements FailureConverter {
   failureToError(failure: ProtoFailure, payloadConverter: PayloadConverter): Error;
 }
 export declare const failureConverter: EnvelopeFailureConverter;
-/** The error codes treated as the codec's own (kept equal to codecs/errors.ts by a test). */
+/** The error codes treated as the codec's own (kept equal to primitives/errors.ts by a test). */
 export declare const ENVELOPE_CODES: ReadonlySet<string>;

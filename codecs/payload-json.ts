@@ -1,5 +1,5 @@
 import type { Payload } from '@temporalio/common';
-import { MalformedPayloadError } from './errors.js';
+import { MalformedPayloadError } from '../primitives/errors.js';
 
 /**
  * Payloads as proto3 JSON, the shape the codec-server protocol and `temporal-envelope encode/decode`

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { LocalKeyring, type KeyProvider } from '../keys/index.js';
+import { openKeyProviders, type KeyProvider } from '../keys/index.js';
 import { exampleCodec, FAILURE_CONVERTER_PATH } from './codec.js';
 import { TASK_QUEUE, type GrantRequest, type GrantResult } from './types.js';
 import { warrantClientInterceptor } from './warrant.js';
@@ -37,7 +37,7 @@ export async function runAccessGrant(client: Client, workflowId: string, req: Gr
 // `npx tsx examples/client.ts`: run one saga against the worker of examples/worker.ts.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-  const client = createExampleClient({ connection, keys: await LocalKeyring.open(), warrantFor: () => 'warrant:agent-7 may grant db-read for ann' });
+  const client = createExampleClient({ connection, keys: await openKeyProviders({ local: { path: process.env.TEMPORAL_ENVELOPE_KEYRING } }), warrantFor: () => 'warrant:agent-7 may grant db-read for ann' });
   const id = `grant-${Date.now()}`;
   const out = await runAccessGrant(client, id, {
     requestId: id,

@@ -1,6 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
-import { LocalKeyring, type KeyProvider } from '../keys/index.js';
+import { openKeyProviders, type KeyProvider } from '../keys/index.js';
 import * as activities from './activities.js';
 import { exampleCodec, FAILURE_CONVERTER_PATH } from './codec.js';
 import { TASK_QUEUE } from './types.js';
@@ -42,10 +42,10 @@ export async function createExampleWorker(options: ExampleWorkerOptions): Promis
   });
 }
 
-// `npx tsx examples/worker.ts`: against `temporal server start-dev` and the local keyring.
+// `npx tsx examples/worker.ts`: against `temporal server start-dev` and the local keyring (made by `npm start` or `keys init`).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-  const worker = await createExampleWorker({ connection, keys: await LocalKeyring.open(), namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+  const worker = await createExampleWorker({ connection, keys: await openKeyProviders({ local: { path: process.env.TEMPORAL_ENVELOPE_KEYRING } }), namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
   console.log(`worker polling ${TASK_QUEUE}; Ctrl-C to stop`);
   await worker.run();
 }

@@ -1,16 +1,9 @@
 import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import {
-  InvalidConfigError,
-  KeyRetiredError,
-  KmsAccessDeniedError,
-  KmsUnavailableError,
-  TamperedCiphertextError,
-  UnknownKeyError,
-  type EnvelopeError,
-} from '../codecs/errors.js';
-import { scopeToEncryptionContext, type Scope } from '../codecs/scope.js';
+import { InvalidConfigError, KeyRetiredError, KmsAccessDeniedError, KmsUnavailableError, TamperedCiphertextError, UnknownKeyError } from '../primitives/errors.js';
+import { scopeToEncryptionContext, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KekState, KeyProvider } from './key-provider.js';
-import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './rotation-kms.js';
+import { mapKmsError } from './kms-errors.js';
+import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './kms-key-config.js';
 
 export interface AwsKmsKey {
   /** ARN, key id or alias, written verbatim into each payload's `encryption-key-id`. */
@@ -28,36 +21,24 @@ export interface AwsKmsKeyringOptions {
   /** An AWS-compatible endpoint (tests use one on loopback). */
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Per KMS call, retries included. Default 3000 ms. */
+  /** Per KMS request. Default 3000 ms. */
   requestTimeoutMs?: number;
-  /** The SDK's own attempts with backoff. Default 3. */
-  maxAttempts?: number;
   clientFactory?: (region: string) => KMSClient;
 }
 
-/** Errors KMS returns when a retry later can succeed. */
-const RETRYABLE = new Set([
-  'ThrottlingException',
-  'LimitExceededException',
-  'KMSInternalException',
-  'DependencyTimeoutException',
-  'KeyUnavailableException',
-  'ServiceUnavailableException',
-  'InternalFailure',
-  'TimeoutError',
-  'AbortError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNABORTED']);
-const DENIED = new Set([
-  'AccessDeniedException',
-  'DisabledException',
-  'KMSInvalidStateException',
-  'NotFoundException',
-  'InvalidKeyUsageException',
-  'UnrecognizedClientException',
-]);
+/**
+ * A KMS client that makes one attempt per request: retries belong to ResilientProvider (3
+ * attempts, only for failures a retry can cure), so an operation costs at most 3 KMS requests.
+ * The SDK's own retries on top would multiply that (3 × 3 = 9), unknown failures included.
+ */
+export function createKmsClient(options: { region: string; endpoint?: string | undefined; credentials?: AwsKmsKeyringOptions['credentials'] | undefined }): KMSClient {
+  return new KMSClient({
+    region: options.region,
+    maxAttempts: 1,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+}
 
 /**
  * KEKs in AWS KMS. Data keys come from GenerateDataKey and are unwrapped by Decrypt, both with the
@@ -74,6 +55,8 @@ export class AwsKmsKeyring implements KeyProvider {
   private readonly clients = new Map<string, KMSClient>();
   private readonly timeoutMs: number;
   private watcher: { close(): void } | undefined;
+  /** The key config file the keys come from, when they do. */
+  private configFile: string | undefined;
 
   constructor(private readonly options: AwsKmsKeyringOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? 3000;
@@ -88,6 +71,7 @@ export class AwsKmsKeyring implements KeyProvider {
   ): Promise<AwsKmsKeyring> {
     const doc = await readKmsKeyConfig(file);
     const ring = new AwsKmsKeyring({ ...options, keys: doc.keys });
+    ring.configFile = file;
     const interval = options.watchIntervalMs ?? 2000;
     if (interval > 0) {
       ring.watcher = watchKmsKeyConfig(file, (keys) => ring.setKeys(keys), {
@@ -163,7 +147,9 @@ export class AwsKmsKeyring implements KeyProvider {
     );
   }
 
+  /** Ready when the key config (if any) still reads and validates, and KMS says the primary key is enabled. */
   async checkReady(): Promise<void> {
+    if (this.configFile !== undefined) this.setKeys((await readKmsKeyConfig(this.configFile)).keys);
     const keyId = this.primaryKeyId();
     const out = await this.call('DescribeKey', keyId, (client, abortSignal) => client.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }));
     const state = out.KeyMetadata?.KeyState;
@@ -180,14 +166,7 @@ export class AwsKmsKeyring implements KeyProvider {
     const region = this.regions.get(keyId) ?? this.options.region ?? 'us-east-1';
     let client = this.clients.get(region);
     if (client === undefined) {
-      client =
-        this.options.clientFactory?.(region) ??
-        new KMSClient({
-          region,
-          maxAttempts: this.options.maxAttempts ?? 3,
-          ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
-          ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
-        });
+      client = this.options.clientFactory?.(region) ?? createKmsClient({ region, endpoint: this.options.endpoint, credentials: this.options.credentials });
       this.clients.set(region, client);
     }
     return client;
@@ -200,26 +179,4 @@ export class AwsKmsKeyring implements KeyProvider {
       throw mapKmsError(err, op, keyId, this.timeoutMs);
     }
   }
-}
-
-/** KMS and network failures as our typed errors. Messages carry the operation and key id, never key bytes. */
-export function mapKmsError(err: unknown, op: string, keyId: string, timeoutMs?: number): EnvelopeError {
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; cause?: { code?: string } };
-  const name = e.name ?? 'Error';
-  const status = e.$metadata?.httpStatusCode;
-  const code = e.code ?? e.cause?.code;
-  const where = `KMS ${op} with ${keyId}`;
-  if (name === 'InvalidCiphertextException' || name === 'IncorrectKeyException') {
-    return new TamperedCiphertextError(`${where} refused the wrapped data key: altered, or wrapped for another scope or key`, { cause: err });
-  }
-  if (DENIED.has(name)) return new KmsAccessDeniedError(`${where} was refused: ${name}`, { cause: err });
-  // The SDK names a reset connection TimeoutError too; say which it was.
-  if (code !== undefined && NETWORK_CODES.has(code)) return new KmsUnavailableError(`${where} failed and may succeed later: ${code}`, { cause: err });
-  if (name === 'TimeoutError' || name === 'AbortError') return new KmsUnavailableError(`${where} timed out after ${timeoutMs ?? '?'} ms`, { cause: err });
-  if (RETRYABLE.has(name) || (status !== undefined && status >= 500)) {
-    return new KmsUnavailableError(`${where} failed and may succeed later: ${code ?? name}${status ? ` (HTTP ${status})` : ''}`, { cause: err });
-  }
-  // Unknown failures are treated as transient: a workflow task retried later loses nothing, while
-  // a permanent failure would fail the workflow.
-  return new KmsUnavailableError(`${where} failed: ${name}${status ? ` (HTTP ${status})` : ''}`, { cause: err });
 }

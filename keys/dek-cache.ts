@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../codecs/errors.js';
-import { scopeKey, type Scope } from '../codecs/scope.js';
+import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../primitives/errors.js';
+import { describeScope, scopeKey, type Scope } from '../primitives/scope.js';
 import type { KeyObserver, KeyProvider } from './key-provider.js';
 
 export interface DekCacheLimits {
@@ -31,6 +31,8 @@ export interface DekCacheOptions extends DekCacheLimits {
 }
 
 interface EncryptEntry {
+  /** scopeKey of the scope it seals for. */
+  readonly scope: string;
   readonly key: Uint8Array;
   readonly wrapped: Uint8Array;
   readonly keyId: string;
@@ -42,6 +44,7 @@ interface EncryptEntry {
 }
 
 interface DecryptEntry {
+  readonly scope: string;
   readonly key: Uint8Array;
 }
 
@@ -62,10 +65,16 @@ const DEFAULTS = {
   staleGraceMs: 15 * 60 * 1000,
 } as const;
 
+/** How often expired keys are dropped (and wiped) when nothing touches the cache. */
+const PURGE_EVERY_MS = 60_000;
+
 /**
  * Data keys by scope for sealing and by wrapped bytes for opening, so KMS is called once per scope
  * per key lifetime rather than once per payload. Concurrent misses for the same key share one KMS
- * call. Key bytes are wiped when an entry leaves the cache.
+ * call. Key bytes are wiped when an entry leaves the cache: evicted, forgotten, or expired. Both
+ * caches expire by age (encrypt keys after maxAgeMs + staleGraceMs, the longest one may still
+ * seal; decrypt keys after decryptMaxAgeMs), and a timer purges expired keys of scopes nobody uses
+ * any more, so an idle worker does not keep them in memory.
  */
 export class DataKeyCache {
   readonly limits: Readonly<Required<DekCacheLimits>>;
@@ -75,6 +84,9 @@ export class DataKeyCache {
   private readonly decrypt: LRUCache<string, DecryptEntry>;
   private readonly inflightEncrypt = new Map<string, Promise<EncryptEntry>>();
   private readonly inflightDecrypt = new Map<string, Promise<DecryptEntry>>();
+  /** scopeKey -> the ids of that scope's entries in each cache, so forgetScope touches only them. */
+  private readonly byScope = new Map<string, { encrypt: Set<string>; decrypt: Set<string> }>();
+  private readonly purgeTimer: NodeJS.Timeout;
 
   constructor(
     private readonly provider: KeyProvider,
@@ -83,20 +95,40 @@ export class DataKeyCache {
     this.limits = Object.freeze(validateLimits(options, options.cipherMessageLimit ?? 2 ** 32));
     this.clock = options.clock ?? Date.now;
     this.observer = options.observer ?? {};
+    // ttlResolution 0: read the clock on every check (an injected clock may jump).
+    const clock = { perf: { now: () => this.clock() }, ttlAutopurge: false, ttlResolution: 0 };
     this.encrypt = new LRUCache<string, EncryptEntry>({
       max: this.limits.maxEntries,
-      dispose: (entry) => {
+      ttl: this.limits.maxAgeMs + this.limits.staleGraceMs,
+      ...clock,
+      dispose: (entry, id) => {
         entry.wiped = true;
         entry.key.fill(0);
+        this.unindex(entry.scope, 'encrypt', id);
       },
     });
     this.decrypt = new LRUCache<string, DecryptEntry>({
       max: this.limits.maxDecryptEntries,
       ttl: this.limits.decryptMaxAgeMs,
-      ttlAutopurge: false,
-      perf: { now: () => this.clock() },
-      dispose: (entry) => entry.key.fill(0),
+      ...clock,
+      dispose: (entry, id) => {
+        entry.key.fill(0);
+        this.unindex(entry.scope, 'decrypt', id);
+      },
     });
+    // One unref'd timer (it never keeps a process alive) that holds the cache only weakly: a cache
+    // nobody references any more is collected, and its timer stops.
+    const self = new WeakRef(this);
+    const timer = setInterval(
+      () => {
+        const cache = self.deref();
+        if (cache === undefined) clearInterval(timer);
+        else cache.purgeExpired();
+      },
+      Math.min(PURGE_EVERY_MS, this.limits.maxAgeMs + this.limits.staleGraceMs, this.limits.decryptMaxAgeMs),
+    );
+    timer.unref();
+    this.purgeTimer = timer;
   }
 
   /** A key to seal one payload of `plaintextBytes` for `scope`. */
@@ -123,7 +155,7 @@ export class DataKeyCache {
       if (this.hasRoom(entry, plaintextBytes)) return this.take(entry, plaintextBytes);
       // Other callers used the new key up between its arrival and us: go round again.
     }
-    throw new KeyLimitExceededError(`data key for ${describe(scope)} reached its usage limit repeatedly; retry`);
+    throw new KeyLimitExceededError(`data key for ${describeScope(scope)} reached its usage limit repeatedly; retry`);
   }
 
   /** The unwrapped key for a wrapped DEK. Seeded by our own encrypts, so a worker reading back its own payloads calls no KMS. */
@@ -137,26 +169,38 @@ export class DataKeyCache {
     this.observer.onCacheMiss?.('decrypt');
     const entry = await this.coalesce(this.inflightDecrypt, id, async () => {
       const key = await this.timed('decrypt', () => this.provider.decryptDataKey(keyId, wrapped, scope));
-      const own = { key: Uint8Array.from(key) };
+      const own = { scope: scopeKey(scope), key: Uint8Array.from(key) };
       key.fill(0);
-      this.decrypt.set(id, own);
+      this.remember('decrypt', id, own);
       return own;
     });
     return Uint8Array.from(entry.key);
   }
 
-  /** Forget every key (e.g. after a KEK is retired or a scope shredded); bytes are wiped. */
+  /** Forget every key (e.g. after a KEK is retired); bytes are wiped. */
   clear(): void {
     this.encrypt.clear();
     this.decrypt.clear();
   }
 
-  /** Drop cached keys of one scope so the next use goes back to the provider. */
+  /** Drop (and wipe) the cached keys of one scope, and only those: its next use goes back to the provider. */
   forgetScope(scope: Scope): void {
-    const suffix = `|${scopeKey(scope)}`;
-    for (const k of [...this.encrypt.keys()]) if (k.endsWith(suffix)) this.encrypt.delete(k);
-    // Simpler than picking a scope's entries out of the decrypt cache: clear it, the next reads refill it.
-    this.decrypt.clear();
+    const ids = this.byScope.get(scopeKey(scope));
+    if (ids === undefined) return;
+    for (const id of [...ids.encrypt]) this.encrypt.delete(id);
+    for (const id of [...ids.decrypt]) this.decrypt.delete(id);
+  }
+
+  /** Drop and wipe every expired key now (a timer does this every minute). */
+  purgeExpired(): void {
+    this.encrypt.purgeStale();
+    this.decrypt.purgeStale();
+  }
+
+  /** Wipe every key and stop the purge timer. */
+  close(): void {
+    clearInterval(this.purgeTimer);
+    this.clear();
   }
 
   stats(): { encryptEntries: number; decryptEntries: number } {
@@ -166,6 +210,7 @@ export class DataKeyCache {
   private async generate(id: string, scope: Scope): Promise<EncryptEntry> {
     const dk = await this.timed('generate', () => this.provider.generateDataKey(scope));
     const entry: EncryptEntry = {
+      scope: scopeKey(scope),
       key: Uint8Array.from(dk.plaintext),
       wrapped: Uint8Array.from(dk.wrapped),
       keyId: dk.keyId,
@@ -175,9 +220,30 @@ export class DataKeyCache {
       wiped: false,
     };
     dk.plaintext.fill(0);
-    this.encrypt.set(id, entry);
-    this.decrypt.set(decryptId(entry.keyId, entry.wrapped, scope), { key: Uint8Array.from(entry.key) });
+    this.remember('encrypt', id, entry);
+    this.remember('decrypt', decryptId(entry.keyId, entry.wrapped, scope), { scope: entry.scope, key: Uint8Array.from(entry.key) });
     return entry;
+  }
+
+  private remember(cache: 'encrypt', id: string, entry: EncryptEntry): void;
+  private remember(cache: 'decrypt', id: string, entry: DecryptEntry): void;
+  private remember(cache: 'encrypt' | 'decrypt', id: string, entry: EncryptEntry | DecryptEntry): void {
+    // set() first: replacing an entry disposes the old one, which takes its id out of the index.
+    if (cache === 'encrypt') this.encrypt.set(id, entry as EncryptEntry);
+    else this.decrypt.set(id, entry);
+    let ids = this.byScope.get(entry.scope);
+    if (ids === undefined) {
+      ids = { encrypt: new Set(), decrypt: new Set() };
+      this.byScope.set(entry.scope, ids);
+    }
+    ids[cache].add(id);
+  }
+
+  private unindex(scope: string, cache: 'encrypt' | 'decrypt', id: string): void {
+    const ids = this.byScope.get(scope);
+    if (ids === undefined) return;
+    ids[cache].delete(id);
+    if (ids.encrypt.size === 0 && ids.decrypt.size === 0) this.byScope.delete(scope);
   }
 
   private fresh(entry: EncryptEntry): boolean {
@@ -227,10 +293,6 @@ function decryptId(keyId: string, wrapped: Uint8Array, scope: Scope): string {
 
 function isRetryable(err: unknown): boolean {
   return isEnvelopeError(err) && err.retryable;
-}
-
-function describe(scope: Scope): string {
-  return scope.workflowId === undefined ? `namespace ${JSON.stringify(scope.namespace)}` : `workflow ${JSON.stringify(scope.workflowId)}`;
 }
 
 function validateLimits(options: DekCacheLimits, cipherLimit: number): Required<DekCacheLimits> {

@@ -1,4 +1,4 @@
-import type { Scope } from '../codecs/scope.js';
+import type { Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
 
 /**

@@ -1,22 +1,17 @@
+export { openKeyProviders } from './assemble.js';
+export type { KeyProvidersOptions } from './assemble.js';
 export { LocalKeyring, DEFAULT_KEYRING_PATH } from './local-keyring.js';
 export type { LocalKeyringOptions } from './local-keyring.js';
 export { DataKeyCache } from './dek-cache.js';
 export type { DekCacheLimits, DekCacheOptions, LeasedDataKey } from './dek-cache.js';
-export {
-  KEYRING_FORMAT,
-  newKeyringDocument,
-  readKeyring,
-  writeKeyring,
-  rotateDocument,
-  retireInDocument,
-  keyringExists,
-} from './keyring-file.js';
+export { KEYRING_FORMAT, newKeyringDocument, readKeyring, createKeyring } from './keyring-file.js';
 export type { KeyringDocument, KeyringEntry } from './keyring-file.js';
 export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } from './key-provider.js';
 export { ShreddableKeyProvider, forgetShreddedScopes, kekIdOf, isShreddableKeyId, SHRED_KEY_PREFIX } from './shreddable-provider.js';
 export { FileScopeSecretStore } from './shred-store.js';
 export type { ScopeSecretStore, ScopeSecretStatus, ShredOutcome, ShredEvent } from './shred-store.js';
-export { AwsKmsKeyring, mapKmsError } from './aws-kms-keyring.js';
+export { AwsKmsKeyring, createKmsClient } from './aws-kms-keyring.js';
+export { mapKmsError } from './kms-errors.js';
 export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';
 export { ResilientProvider } from './resilient-provider.js';
 export type { ResilienceOptions } from './resilient-provider.js';

@@ -1,4 +1,4 @@
-import type { Scope } from '../codecs/scope.js';
+import type { Scope } from '../primitives/scope.js';
 
 /** A fresh data key: plaintext for this process only, and the same key wrapped by a KEK for the payload. */
 export interface GeneratedDataKey {

@@ -1,20 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openSealed, sealWithRandomNonce } from '../codecs/aead.js';
-import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../codecs/errors.js';
-import { lengthPrefixed } from '../codecs/format.js';
-import type { Scope } from '../codecs/scope.js';
+import { openSealed, sealWithRandomNonce } from '../primitives/aead.js';
+import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../primitives/errors.js';
+import { watchFile, type FileWatch } from '../primitives/files.js';
+import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
+import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
-import { keyringExists, newKeyringDocument, readKeyring, writeKeyring, type KeyringDocument } from './keyring-file.js';
-import { randomBytes } from 'node:crypto';
+import { createKeyring, readKeyring, type KeyringDocument } from './keyring-file.js';
 
 export const DEFAULT_KEYRING_PATH = path.join(os.homedir(), '.temporal-envelope', 'keyring.json');
 
 export interface LocalKeyringOptions {
   /** Keyring file. Default ~/.temporal-envelope/keyring.json. */
   path?: string;
-  /** Create the file (with one primary KEK) when missing. Default true. */
+  /**
+   * Create the file (with one primary KEK) when it is missing. Default false: a mistyped path must
+   * fail, naming the path and `temporal-envelope keys init`, not start sealing with keys nobody
+   * else holds. `keys init` and the codec server's dev mode create keyrings.
+   */
   create?: boolean;
   /** Re-read the file when it changes, so a `keys rotate` reaches running workers. 0 turns it off. Default 2000 ms. */
   watchIntervalMs?: number;
@@ -25,8 +30,7 @@ export interface LocalKeyringOptions {
   random?: (n: number) => Uint8Array;
 }
 
-const WRAP_LABEL = new TextEncoder().encode('temporal-envelope/v1/dek');
-const utf8 = new TextEncoder();
+const WRAP_LABEL = utf8.encode('temporal-envelope/v1/dek');
 
 interface LoadedKek {
   readonly id: string;
@@ -45,8 +49,7 @@ export class LocalKeyring implements KeyProvider {
   readonly name = 'local';
   private keks = new Map<string, LoadedKek>();
   private primary!: LoadedKek;
-  private lastMtimeMs = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private watch: FileWatch | undefined;
   private readonly random: (n: number) => Uint8Array;
 
   private constructor(
@@ -58,24 +61,25 @@ export class LocalKeyring implements KeyProvider {
 
   static async open(options: LocalKeyringOptions = {}): Promise<LocalKeyring> {
     const file = path.resolve(options.path ?? DEFAULT_KEYRING_PATH);
-    if (!(await keyringExists(file))) {
-      if (options.create === false) throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`);
-      await writeKeyring(file, newKeyringDocument());
-      (options.warn ?? console.warn)(
-        `temporal-envelope: created a local development keyring at ${file}. Its keys are only as safe as that file: use a KMS in production.`,
-      );
+    const warn = options.warn ?? console.warn;
+    if (options.create === true && !(await exists(file)) && (await createKeyring(file)) !== undefined) {
+      warn(`temporal-envelope: created a local development keyring at ${file}. Its keys are only as safe as that file: use a KMS in production.`);
     }
     const ring = new LocalKeyring(file, options);
-    await ring.reload();
     const interval = options.watchIntervalMs ?? 2000;
+    // Watching starts before the first read, so a rotation written while it runs is read again.
     if (interval > 0) {
-      ring.timer = setInterval(() => {
-        ring.reloadIfChanged().catch((err: unknown) => {
-          // Keep the keys we have: a half-edited or broken file must not take a running worker down.
-          (options.warn ?? console.warn)(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${(err as Error).message}`);
-        });
-      }, interval);
-      ring.timer.unref();
+      ring.watch = watchFile(file, () => ring.reload(), {
+        intervalMs: interval,
+        // Keep the keys we have: a half-edited or broken file must not take a running worker down.
+        onError: (err) => warn(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${err.message}`),
+      });
+    }
+    try {
+      await ring.reload();
+    } catch (err) {
+      ring.close();
+      throw err;
     }
     return ring;
   }
@@ -87,18 +91,9 @@ export class LocalKeyring implements KeyProvider {
     return ring;
   }
 
+  /** Read the file again and use its keys; on any failure the keys loaded before stay in use. */
   async reload(): Promise<void> {
-    const stat = await fs.stat(this.path);
-    const doc = await readKeyring(this.path, { allowInsecurePermissions: this.options.allowInsecurePermissions ?? false });
-    this.load(doc);
-    this.lastMtimeMs = stat.mtimeMs;
-  }
-
-  async reloadIfChanged(): Promise<boolean> {
-    const stat = await fs.stat(this.path);
-    if (stat.mtimeMs === this.lastMtimeMs) return false;
-    await this.reload();
-    return true;
+    this.load(await readKeyring(this.path, { allowInsecurePermissions: this.options.allowInsecurePermissions ?? false }));
   }
 
   primaryKeyId(): string {
@@ -131,14 +126,15 @@ export class LocalKeyring implements KeyProvider {
       .map((k) => ({ id: k.id, provider: this.name, state: k.state, created: k.created }));
   }
 
+  /** Ready when the file still reads and validates (not deleted, corrupted or opened up to other users since). */
   async checkReady(): Promise<void> {
-    if (this.path !== '(memory)') await this.reloadIfChanged();
+    if (this.path !== '(memory)') await this.reload();
     this.material(this.primary);
   }
 
   close(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.watch?.close();
+    this.watch = undefined;
   }
 
   private load(doc: KeyringDocument): void {
@@ -169,10 +165,12 @@ export class LocalKeyring implements KeyProvider {
 }
 
 function wrapAad(keyId: string, scope: Scope): Uint8Array {
-  return lengthPrefixed([
-    WRAP_LABEL,
-    utf8.encode(keyId),
-    utf8.encode(scope.namespace),
-    scope.workflowId === undefined ? new Uint8Array([0]) : utf8.encode(`\u0001${scope.workflowId}`),
-  ]);
+  return lengthPrefixed([WRAP_LABEL, utf8.encode(keyId), ...scopeFields(scope)]);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }

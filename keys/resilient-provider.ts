@@ -1,10 +1,15 @@
-import { KmsUnavailableError, isEnvelopeError } from '../codecs/errors.js';
-import type { Scope } from '../codecs/scope.js';
+import { KmsUnavailableError, isEnvelopeError } from '../primitives/errors.js';
+import type { Scope } from '../primitives/scope.js';
 import { ForwardingProvider } from './forwarding-provider.js';
+import { worthRetryingNow } from './kms-errors.js';
 import type { GeneratedDataKey, KeyProvider } from './key-provider.js';
 
 export interface ResilienceOptions {
-  /** Attempts per call for retryable failures (KMS down, throttled). Default 3. */
+  /**
+   * Attempts per call for failures a retry can cure (throttling, KMS 5xx, timeouts, resets). With
+   * AwsKmsKeyring's single-attempt client this is the number of KMS requests per operation at most.
+   * Default 3.
+   */
   maxAttempts?: number;
   /** Full-jitter backoff: attempt n waits random(0, min(maxDelayMs, baseDelayMs·2^n)). Defaults 50 ms / 1 s. */
   baseDelayMs?: number;
@@ -26,6 +31,7 @@ export interface ResilienceOptions {
  * With the DEK cache's coalescing in front (one call per data key, however many payloads wait for
  * it) this keeps an outage from turning into a request storm, and recovery from a thundering herd.
  * Permanent failures (access denied, tampered, unknown key) pass straight through and do not count.
+ * A retryable failure KMS did not explain (keys/kms-errors.ts) counts but is not retried at once.
  */
 export class ResilientProvider extends ForwardingProvider {
   private failures = 0;
@@ -88,7 +94,7 @@ export class ResilientProvider extends ForwardingProvider {
           return out;
         } catch (err) {
           if (!(isEnvelopeError(err) && err.retryable)) throw err;
-          if (attempt >= attempts) {
+          if (attempt >= attempts || !worthRetryingNow(err)) {
             this.recordFailure(probe);
             throw err;
           }

@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
-import { KeyShreddedError, KeyringError } from '../codecs/errors.js';
-import { makeScope, scopeKey, type Scope } from '../codecs/scope.js';
+import { z } from 'zod';
+import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
+import { watchFile, writeFileAtomic, type FileWatch } from '../primitives/files.js';
+import { describeScope, makeScope, scopeKey, type Scope } from '../primitives/scope.js';
+import { parseKeyFile } from './file-schema.js';
 
 /**
  * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters
@@ -19,6 +22,8 @@ export interface ScopeSecretStore {
   /** Destroy the scope's secret and leave a tombstone. Idempotent. */
   shred(scope: Scope, now?: Date): Promise<ShredOutcome>;
   status(scope: Scope): Promise<ScopeSecretStatus>;
+  /** Call `onShred` for every scope shredded from now on, by any process sharing the store. Optional: without it, cache expiry bounds how long a running process keeps opening a shredded scope. */
+  watchShreds?(onShred: (event: ShredEvent) => void, intervalMs?: number): { close(): void };
 }
 
 export type ScopeSecretStatus =
@@ -33,24 +38,30 @@ export interface ShredOutcome {
 }
 
 /** One line of shred.log: lets running processes drop cached keys of a shredded scope promptly. */
-export interface ShredEvent {
-  readonly namespace: string;
-  readonly workflowId?: string | undefined;
-  readonly shredded: string;
-}
+const shredEventSchema = z.looseObject({
+  namespace: z.string().min(1),
+  workflowId: z.string().min(1).optional(),
+  shredded: z.string(),
+});
+export type ShredEvent = z.infer<typeof shredEventSchema>;
 
 const FORMAT = 'temporal-envelope-scope-secret/v1';
 const SECRET_BYTES = 32;
 export const SHRED_LOG = 'shred.log';
 
-interface SecretFile {
-  format: typeof FORMAT;
-  namespace: string;
-  workflowId?: string | undefined;
-  created: string;
-  secret?: string | undefined;
-  shredded?: string | undefined;
-}
+/** One scope's file: its secret while active, a tombstone (`shredded`, no secret) after. */
+const secretFileSchema = z.looseObject({
+  format: z.literal(FORMAT),
+  namespace: z.string(),
+  workflowId: z.string().optional(),
+  created: z.string(),
+  secret: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === SECRET_BYTES, `expected base64 of ${SECRET_BYTES} bytes`)
+    .optional(),
+  shredded: z.string().optional(),
+});
+type SecretFile = z.infer<typeof secretFileSchema>;
 
 /**
  * A directory (mode 0700) with one file (mode 0600) per scope, named by a hash of the scope so a
@@ -76,24 +87,19 @@ export class FileScopeSecretStore implements ScopeSecretStore {
   async getOrCreate(scope: Scope): Promise<Uint8Array> {
     const existing = await this.read(scope);
     if (existing !== undefined) return this.secretOf(existing, scope);
-    await this.ensureDir();
     const doc: SecretFile = {
       format: FORMAT,
       namespace: scope.namespace,
-      ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }),
+      workflowId: scope.workflowId,
       created: new Date().toISOString(),
       secret: Buffer.from(this.random(SECRET_BYTES)).toString('base64'),
     };
-    const file = this.fileFor(scope);
-    const tmp = await this.writeTemp(doc);
     try {
-      // link() refuses an existing name: two workers creating the same scope's secret at once end
-      // up agreeing on whichever landed first.
-      await fs.link(tmp, file);
+      // Exclusive: two workers creating the same scope's secret at once end up agreeing on
+      // whichever landed first.
+      await writeFileAtomic(this.fileFor(scope), secretFileText(doc), { exclusive: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.ioError('cannot create a secret', err);
-    } finally {
-      await fs.rm(tmp, { force: true });
+      throw this.ioError('cannot create a secret', err);
     }
     return this.get(scope);
   }
@@ -102,7 +108,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     const doc = await this.read(scope);
     if (doc === undefined) {
       throw new KeyringError(
-        `${this.description} has no secret for ${describe(scope)}: the store is not the one the payload was sealed with, or it was lost`,
+        `${this.description} has no secret for ${describeScope(scope)}: the store is not the one the payload was sealed with, or it was lost`,
       );
     }
     return this.secretOf(doc, scope);
@@ -118,7 +124,6 @@ export class FileScopeSecretStore implements ScopeSecretStore {
   async shred(scope: Scope, now = new Date()): Promise<ShredOutcome> {
     const before = await this.status(scope);
     if (before.state === 'shredded') return { before: 'shredded', shredded: before.shredded };
-    await this.ensureDir();
     const file = this.fileFor(scope);
     const shredded = now.toISOString();
     if (before.state === 'active') {
@@ -130,13 +135,12 @@ export class FileScopeSecretStore implements ScopeSecretStore {
     const tomb: SecretFile = {
       format: FORMAT,
       namespace: scope.namespace,
-      ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }),
+      workflowId: scope.workflowId,
       created: before.state === 'active' ? before.created : shredded,
       shredded,
     };
-    const tmp = await this.writeTemp(tomb);
-    await fs.rename(tmp, file);
-    const event: ShredEvent = { namespace: scope.namespace, ...(scope.workflowId === undefined ? {} : { workflowId: scope.workflowId }), shredded };
+    await writeFileAtomic(file, secretFileText(tomb));
+    const event: ShredEvent = { namespace: scope.namespace, workflowId: scope.workflowId, shredded };
     await fs.appendFile(path.join(this.dir, SHRED_LOG), `${JSON.stringify(event)}\n`, { mode: 0o600 });
     return { before: before.state, shredded };
   }
@@ -145,12 +149,11 @@ export class FileScopeSecretStore implements ScopeSecretStore {
    * Call `onShred` for every scope shredded (by any process) after this call, by polling shred.log.
    * Running codecs use it to drop cached data keys of that scope at once instead of at cache expiry.
    */
-  watchShreds(onShred: (event: ShredEvent) => void, intervalMs = 2000): { close(): void } {
+  watchShreds(onShred: (event: ShredEvent) => void, intervalMs = 2000): FileWatch {
     const log = path.join(this.dir, SHRED_LOG);
     // Start from the log's end now (synchronously), so a shred right after this call is not missed.
     let offset = sizeSync(log);
-    let busy = false;
-    const poll = async () => {
+    const readNewLines = async () => {
       const size = await fs.stat(log).then((s) => s.size, () => 0);
       if (size < offset) offset = 0; // the log was pruned or recreated
       if (size === offset) return;
@@ -162,41 +165,25 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       } finally {
         await handle.close();
       }
-      // Only whole lines: a line being appended right now is read on the next tick.
+      // Only whole lines: a line being appended right now is read on the next change.
       const complete = buf.lastIndexOf(0x0a) + 1;
       offset += complete;
       for (const line of buf.subarray(0, complete).toString('utf8').split('\n')) {
         if (line.trim() === '') continue;
-        try {
-          const e = JSON.parse(line) as ShredEvent;
-          if (typeof e.namespace === 'string' && e.namespace !== '') onShred(e);
-        } catch {
-          // A torn or foreign line must not stop the watch; cache expiry still bounds exposure.
-        }
+        // A torn or foreign line must not stop the watch; cache expiry still bounds exposure.
+        const event = shredEventSchema.safeParse(parseJsonOrUndefined(line));
+        if (event.success) onShred(event.data);
       }
     };
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      poll()
-        .catch(() => undefined)
-        .finally(() => {
-          busy = false;
-        });
-    }, intervalMs);
-    timer.unref();
-    return { close: () => clearInterval(timer) };
+    return watchFile(log, readNewLines, { intervalMs });
   }
 
   private secretOf(doc: SecretFile, scope: Scope): Uint8Array {
     if (doc.shredded !== undefined) {
-      throw new KeyShreddedError(`${describe(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
+      throw new KeyShreddedError(`${describeScope(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
     }
-    const secret = doc.secret === undefined ? undefined : Buffer.from(doc.secret, 'base64');
-    if (secret === undefined || secret.length !== SECRET_BYTES) {
-      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} is corrupt`);
-    }
-    return Uint8Array.from(secret);
+    if (doc.secret === undefined) throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} has neither a secret nor a tombstone`);
+    return Uint8Array.from(Buffer.from(doc.secret, 'base64'));
   }
 
   private async read(scope: Scope): Promise<SecretFile | undefined> {
@@ -208,32 +195,11 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw this.ioError('cannot read a secret', err);
     }
-    let doc: SecretFile;
-    try {
-      doc = JSON.parse(text) as SecretFile;
-    } catch {
-      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} is not valid JSON`);
-    }
-    if (doc.format !== FORMAT || doc.namespace !== scope.namespace || doc.workflowId !== scope.workflowId) {
-      throw new KeyringError(`${this.description}: secret file for ${describe(scope)} does not belong to that scope`);
+    const doc = parseKeyFile(secretFileSchema, text, `${this.description}: secret file for ${describeScope(scope)}`);
+    if (doc.namespace !== scope.namespace || doc.workflowId !== scope.workflowId) {
+      throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} does not belong to that scope`);
     }
     return doc;
-  }
-
-  private async ensureDir(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-  }
-
-  private async writeTemp(doc: SecretFile): Promise<string> {
-    const tmp = path.join(this.dir, `.${randomBytes(8).toString('hex')}.tmp`);
-    const handle = await fs.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${JSON.stringify(doc)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    return tmp;
   }
 
   private ioError(what: string, cause: unknown): KeyringError {
@@ -264,8 +230,14 @@ export function scopeFromEvent(event: ShredEvent): Scope {
   return makeScope(event.namespace, event.workflowId);
 }
 
-function describe(scope: Scope): string {
-  return scope.workflowId === undefined
-    ? `namespace ${JSON.stringify(scope.namespace)} (namespace scope)`
-    : `workflow ${JSON.stringify(scope.workflowId)} in namespace ${JSON.stringify(scope.namespace)}`;
+function secretFileText(doc: SecretFile): string {
+  return `${JSON.stringify(doc)}\n`;
+}
+
+function parseJsonOrUndefined(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
 }

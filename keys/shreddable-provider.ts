@@ -1,8 +1,8 @@
 import { createHash, hkdfSync } from 'node:crypto';
-import { lengthPrefixed } from '../codecs/format.js';
-import type { Scope } from '../codecs/scope.js';
+import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
+import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
-import { scopeFromEvent, type FileScopeSecretStore, type ScopeSecretStore } from './shred-store.js';
+import { scopeFromEvent, type ScopeSecretStore } from './shred-store.js';
 
 /**
  * Crypto-shredding on top of any KEK provider.
@@ -24,8 +24,7 @@ import { scopeFromEvent, type FileScopeSecretStore, type ScopeSecretStore } from
  */
 export const SHRED_KEY_PREFIX = 'shred:';
 
-const INFO_LABEL = new TextEncoder().encode('temporal-envelope/v1/shreddable-dek');
-const utf8 = new TextEncoder();
+const INFO_LABEL = utf8.encode('temporal-envelope/v1/shreddable-dek');
 
 export class ShreddableKeyProvider implements KeyProvider {
   readonly name: string;
@@ -99,10 +98,11 @@ export function isShreddableKeyId(keyId: string): boolean {
  * sharing the store), instead of waiting for the cache's maxAge. Returns a handle to stop watching.
  */
 export function forgetShreddedScopes(
-  store: FileScopeSecretStore,
+  store: ScopeSecretStore,
   cache: { forgetScope(scope: Scope): void },
   intervalMs?: number,
 ): { close(): void } {
+  if (store.watchShreds === undefined) return { close: () => undefined };
   return store.watchShreds((event) => {
     try {
       cache.forgetScope(scopeFromEvent(event));
@@ -115,7 +115,7 @@ export function forgetShreddedScopes(
 function derive(ikm: Uint8Array, salt: Uint8Array, scope: Scope): Uint8Array {
   // HKDF's info is capped at 1024 bytes and a scope may be 2 KiB: bind its hash instead.
   const scopeHash = createHash('sha256')
-    .update(lengthPrefixed([utf8.encode(scope.namespace), scope.workflowId === undefined ? new Uint8Array([0]) : utf8.encode(`\u0001${scope.workflowId}`)]))
+    .update(lengthPrefixed(scopeFields(scope)))
     .digest();
   const info = lengthPrefixed([INFO_LABEL, scopeHash]);
   return new Uint8Array(hkdfSync('sha256', ikm, salt, info, 32));

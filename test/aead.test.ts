@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { openSealed, sealWithRandomNonce } from '../codecs/aead.js';
-import { TamperedCiphertextError } from '../codecs/errors.js';
+import { openSealed, sealWithRandomNonce } from '../primitives/aead.js';
+import { TamperedCiphertextError } from '../primitives/errors.js';
 
 // AES-GCM sealing feeds node's cipher in 64 KiB pieces into one preallocated buffer. These pin
 // it against node's one-shot API at and around the piece boundaries, where an off-by-one would

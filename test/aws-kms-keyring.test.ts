@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec, makeScope } from '../codecs/index.js';
+import { initKmsKeyConfig } from '../keys/admin/rotation-kms.js';
 import { AwsKmsKeyring } from '../keys/aws-kms-keyring.js';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { FaultProxy } from './support/fault-proxy.js';
@@ -14,7 +18,7 @@ let proxy: FaultProxy;
 let admin: KMSClient;
 const newKey = async () => (await admin.send(new CreateKeyCommand({ Description: 'temporal-envelope test' }))).KeyMetadata!.Arn!;
 const ring = (keys: { keyId: string }[], endpoint = moto.endpoint, requestTimeoutMs = 3000) =>
-  new AwsKmsKeyring({ keys, region, endpoint, credentials, requestTimeoutMs, maxAttempts: 1 });
+  new AwsKmsKeyring({ keys, region, endpoint, credentials, requestTimeoutMs });
 
 beforeAll(async () => {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -95,6 +99,24 @@ describe('AwsKmsKeyring against a KMS endpoint on loopback', () => {
     expect(Buffer.from(await kms.decryptDataKey(kek, dk.wrapped, scope))).toEqual(Buffer.from(dk.plaintext));
     await kms.checkReady();
     kms.close();
+  });
+
+  it('from a key config file: not ready once the file cannot be loaded, ready again when it can', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'te-kms-ready-'));
+    const config = path.join(dir, 'kms-keys.json');
+    await initKmsKeyConfig(config, await newKey());
+    const kms = await AwsKmsKeyring.fromKeyConfigFile(config, { region, endpoint: moto.endpoint, credentials, watchIntervalMs: 0 });
+    try {
+      await kms.checkReady();
+      const saved = readFileSync(config);
+      rmSync(config);
+      await expect(kms.checkReady()).rejects.toMatchObject({ code: 'KEYRING_ERROR', message: expect.stringContaining('does not exist') });
+      writeFileSync(config, saved);
+      await kms.checkReady();
+    } finally {
+      kms.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects bad configuration naming the field', () => {

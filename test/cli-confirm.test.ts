@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileScopeSecretStore } from '../keys/shred-store.js';
-import { makeScope } from '../codecs/scope.js';
+import { makeScope } from '../primitives/scope.js';
 import type { CliIo } from '../src/cli/io.js';
 import { runCli } from '../src/cli/run.js';
 

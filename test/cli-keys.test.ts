@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKeyring } from '../keys/keyring-file.js';
-import { saveUsageScan, type UsageScan } from '../keys/usage-report.js';
+import { saveUsageScan, type UsageScan } from '../keys/admin/usage-report.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';
 
 /**

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readKmsKeyConfig, watchKmsKeyConfig, type KmsKeyEntry } from '../keys/rotation-kms.js';
-import { saveUsageScan } from '../keys/usage-report.js';
+import { readKmsKeyConfig, watchKmsKeyConfig, type KmsKeyEntry } from '../keys/kms-key-config.js';
+import { saveUsageScan } from '../keys/admin/usage-report.js';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';
 
@@ -38,7 +38,7 @@ async function newKey(alias?: string): Promise<string> {
 }
 
 const kmsArgs = (config: string) => ['--provider', 'aws-kms', '--key-config', config, '--kms-endpoint', moto.endpoint];
-const cli = (args: string[]) => runCli(args, { env: AWS_ENV });
+const cli = (args: string[], options: { input?: string } = {}) => runCli(args, { env: AWS_ENV, ...options });
 
 describe('keys … --provider aws-kms', () => {
   it('init → rotate to an alias → list → retire with evidence; a running watcher sees each change', async () => {
@@ -102,14 +102,16 @@ describe('keys … --provider aws-kms', () => {
     }
   });
 
-  it('checks a key with KMS before it becomes primary: unknown (3), disabled (3), unreachable (4), bad id (2)', async () => {
+  it('checks a key with KMS before it becomes primary: not found (3), disabled (3), unreachable (4), bad id (2)', async () => {
     const config = path.join(dir, 'checks.json');
     expect((await cli(['keys', 'init', ...kmsArgs(config), '--kms-key', await newKey()])).code).toBe(0);
     const before = await fs.readFile(config, 'utf8');
 
     let r = await cli(['keys', 'rotate', ...kmsArgs(config), '--new-key', 'alias/does-not-exist', '--json']);
     expect(r.code).toBe(3);
-    expect(parseJson<{ error: { code: string; message: string } }>(r.stderr).error).toMatchObject({ code: 'UNKNOWN_KEY', message: expect.stringContaining('alias/does-not-exist') });
+    // The one KMS error mapping (keys/kms-errors.ts): a key KMS does not have is a permanent refusal.
+    expect(parseJson<{ error: { code: string; message: string } }>(r.stderr).error).toMatchObject({ code: 'KMS_ACCESS_DENIED', message: expect.stringContaining('alias/does-not-exist') });
+    expect(r.stderr).toContain('not found');
 
     const disabled = await newKey();
     // moto's DisableKey takes the bare key id, not the ARN.
@@ -139,5 +141,24 @@ describe('keys … --provider aws-kms', () => {
     const again = await cli(['keys', 'init', ...kmsArgs(config), '--kms-key', await newKey()]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');
+  });
+
+  it('encode and decode --provider aws-kms: payloads sealed under a KMS key open again, also crypto-shreddable ones', async () => {
+    const config = path.join(dir, 'codec-io.json');
+    expect((await cli(['keys', 'init', ...kmsArgs(config), '--kms-key', await newKey()])).code).toBe(0);
+    const input = JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"kms secret"').toString('base64') }] });
+    const sealed = await cli(['encode', ...kmsArgs(config), '-n', 'default', '-w', 'order-9'], { input });
+    expect(sealed.code, sealed.stderr).toBe(0);
+    expect(sealed.stdout).not.toContain(Buffer.from('"kms secret"').toString('base64'));
+    const opened = await cli(['decode', ...kmsArgs(config), '-n', 'default', '-w', 'order-9'], { input: sealed.stdout });
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stderr).toBe('');
+    expect(Buffer.from(parseJson<{ payloads: { data: string }[] }>(opened.stdout).payloads[0]!.data, 'base64').toString()).toBe('"kms secret"');
+
+    const store = path.join(dir, 'kms-shred-store');
+    const shreddable = await cli(['encode', ...kmsArgs(config), '--shred-store', store, '-w', 'order-10'], { input });
+    expect(shreddable.code, shreddable.stderr).toBe(0);
+    const back = await cli(['decode', ...kmsArgs(config), '--shred-store', store], { input: shreddable.stdout });
+    expect(back.code, back.stderr).toBe(0);
   });
 });

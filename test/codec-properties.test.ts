@@ -110,9 +110,13 @@ describe('EnvelopeCodec contract', () => {
     await expect(strict.decode([{}])).rejects.toMatchObject({ code: 'PLAINTEXT_REJECTED' });
   });
 
-  it('names a foreign binary/encrypted payload as unsupported instead of guessing', async () => {
+  it('passes a foreign binary/encrypted payload (no envelope-version) through as not ours, and refuses it with requireEncryption', async () => {
     const foreign = { metadata: { encoding: new TextEncoder().encode('binary/encrypted'), 'encryption-key-id': new TextEncoder().encode('test') }, data: new Uint8Array(40) };
-    await expect(codec.decode([foreign])).rejects.toMatchObject({ code: 'UNSUPPORTED_FORMAT' });
+    // Temporal's codec contract: decode passes through what does not carry our encoding. It used to
+    // throw UNSUPPORTED_FORMAT here while the codec server passed the same payload through.
+    expect(await codec.decode([foreign])).toEqual([foreign]);
+    const strict = new EnvelopeCodec({ keyProviders: ring, requireEncryption: true });
+    await expect(strict.decode([foreign])).rejects.toMatchObject({ code: 'PLAINTEXT_REJECTED', message: expect.stringMatching(/not in the temporal-envelope format/) });
   });
 
   it('accepts namespace-scoped payloads in a workflow of that namespace unless strictWorkflowScope', async () => {

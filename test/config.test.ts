@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { keyProvidersOptions } from '../src/config/key-providers.js';
 import { loadConfig, validateConfig } from '../src/config/load.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'te-config-'));
@@ -36,6 +37,16 @@ describe('config', () => {
     expect(c.keys.awsKms?.keyConfigFile).toBe('/etc/te/kms-keys.json');
   });
 
+  it('keys.shredStore: from the file or TEMPORAL_ENVELOPE_SHRED_STORE, mapped into the assembler\'s options', () => {
+    const p = file('shred.yaml', 'keys:\n  shredStore:\n    path: /var/lib/te/shred-store\n');
+    const c = loadConfig({ file: p });
+    expect(c.keys.shredStore).toEqual({ path: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
+    expect(keyProvidersOptions(c.keys)).toMatchObject({ provider: 'local', shredStore: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
+    expect(loadConfig({ env: { TEMPORAL_ENVELOPE_SHRED_STORE: '/srv/shreds' } }).keys.shredStore?.path).toBe('/srv/shreds');
+    expect(keyProvidersOptions(loadConfig().keys).shredStore).toBeUndefined();
+    expect(() => loadConfig({ file: file('shred-bad.yaml', 'keys:\n  shredStore: {}\n') })).toThrow(/keys\.shredStore\.path/);
+  });
+
   it.each([
     ['server:\n  port: 70000\n', 'server.port'],
     ['cors:\n  origins: ["*"]\n', 'cors.origins.0: expected an exact origin'],
@@ -64,7 +75,7 @@ describe('config', () => {
 
 describe('docs/codec-server.example.yaml', () => {
   it('is a valid config whose demo tokens match their hashes', async () => {
-    const { sha256Hex } = await import('../src/server/auth/static-tokens.js');
+    const { sha256Hex } = await import('../src/config/token-hash.js');
     const c = loadConfig({ file: path.join(import.meta.dirname, '..', 'docs', 'codec-server.example.yaml') });
     expect(c.auth.staticTokens.map((t) => t.sha256)).toEqual([
       `sha256:${sha256Hex('demo-alice-token-0123456789abcdef')}`,

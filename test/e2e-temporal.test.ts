@@ -48,7 +48,7 @@ let client: ReturnType<typeof createExampleClient>;
 
 beforeAll(async () => {
   dev = await startDevServer();
-  keys = await LocalKeyring.open({ path: keyringPath, watchIntervalMs: 200, warn: () => {} });
+  keys = await LocalKeyring.open({ path: keyringPath, create: true, watchIntervalMs: 200, warn: () => {} });
   nativeConnection = await NativeConnection.connect({ address: dev.address });
   connection = await Connection.connect({ address: dev.address });
   worker = await createExampleWorker({ connection: nativeConnection, keys, workflowBundle: await exampleWorkflowBundle() });

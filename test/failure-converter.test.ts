@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { KmsUnavailableError, UnknownKeyError, type EnvelopeErrorCode } from '../codecs/errors.js';
+import { KmsUnavailableError, UnknownKeyError, type EnvelopeErrorCode } from '../primitives/errors.js';
 import type * as FailureConverterModule from '../codecs/failure-converter.cjs';
 
 // Loaded the way the SDK loads it: require() of the path given as failureConverterPath.

@@ -2,7 +2,7 @@ import type { Payload, SerializationContext } from '@temporalio/common';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnvelopeCodec } from '../codecs/index.js';
-import { isEnvelopeError } from '../codecs/errors.js';
+import { isEnvelopeError } from '../primitives/errors.js';
 import { LocalKeyring, newKeyringDocument } from '../keys/index.js';
 import { recordCounts } from './support/hardening-counts.js';
 import { jsonPayload } from './support/payloads.js';

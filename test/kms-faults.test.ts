@@ -2,7 +2,7 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import type { Payload, SerializationContext } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec } from '../codecs/index.js';
-import { KmsAccessDeniedError, KmsUnavailableError } from '../codecs/errors.js';
+import { KmsAccessDeniedError, KmsUnavailableError } from '../primitives/errors.js';
 import { AwsKmsKeyring, LocalKeyring, newKeyringDocument, ResilientProvider } from '../keys/index.js';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { CountingProvider } from './support/counting-provider.js';
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 const ctx = (i: number): SerializationContext => ({ type: 'workflow', namespace: 'default', workflowId: `fault-wf-${i}` });
-const kms = () => new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: proxy.endpoint, credentials, requestTimeoutMs: 400, maxAttempts: 1 });
+const kms = () => new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: proxy.endpoint, credentials, requestTimeoutMs: 400 });
 
 describe('ResilientProvider (in-process)', () => {
   it('retries retryable failures with backoff, opens after a run of failures, fails fast, and closes on a good probe', async () => {

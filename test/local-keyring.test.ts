@@ -1,9 +1,10 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnvelopeCodec, LocalKeyring, makeScope } from '../codecs/index.js';
-import { readKeyring, retireInDocument, rotateDocument, writeKeyring } from '../keys/keyring-file.js';
+import { retireInDocument, rotateDocument, writeKeyring } from '../keys/admin/rotation.js';
+import { readKeyring } from '../keys/keyring-file.js';
 import { jsonPayload, text } from './support/payloads.js';
 
 const opened: LocalKeyring[] = [];
@@ -11,7 +12,7 @@ afterEach(() => opened.splice(0).forEach((r) => r.close()));
 
 async function open(file: string, opts = {}) {
   const warnings: string[] = [];
-  const ring = await LocalKeyring.open({ path: file, watchIntervalMs: 0, warn: (m) => warnings.push(m), ...opts });
+  const ring = await LocalKeyring.open({ path: file, create: true, watchIntervalMs: 0, warn: (m) => warnings.push(m), ...opts });
   opened.push(ring);
   return { ring, warnings };
 }
@@ -28,6 +29,15 @@ describe('LocalKeyring', () => {
     const keys = await ring.listKeys();
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatchObject({ state: 'primary', provider: 'local' });
+  });
+
+  it('creates nothing unless asked: a missing keyring is an error naming the path and the command that creates it', async () => {
+    const file = tmp();
+    await expect(LocalKeyring.open({ path: file, watchIntervalMs: 0 })).rejects.toMatchObject({
+      code: 'KEYRING_ERROR',
+      message: `keyring ${file} does not exist; create it with "temporal-envelope keys init"`,
+    });
+    expect(existsSync(file)).toBe(false);
   });
 
   it('refuses a keyring other users can read, naming the fix', async () => {
@@ -82,7 +92,7 @@ describe('LocalKeyring', () => {
   it('keeps its keys when the file is broken mid-run', async () => {
     const file = tmp();
     const warnings: string[] = [];
-    const ring = await LocalKeyring.open({ path: file, watchIntervalMs: 20, warn: (m) => warnings.push(m) });
+    const ring = await LocalKeyring.open({ path: file, create: true, watchIntervalMs: 20, warn: (m) => warnings.push(m) });
     opened.push(ring);
     const id = ring.primaryKeyId();
     writeFileSync(file, 'garbage');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec, makeScope } from '../codecs/index.js';
-import { KmsUnavailableError } from '../codecs/errors.js';
+import { KmsUnavailableError } from '../primitives/errors.js';
 import { payloadsToJson } from '../codecs/payload-json.js';
 import { DataKeyCache, LocalKeyring, newKeyringDocument, type GeneratedDataKey, type KeyProvider } from '../keys/index.js';
 import { runCli } from '../src/cli/run.js';

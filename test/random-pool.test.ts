@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pooledRandomBytes } from '../codecs/random-pool.js';
+import { pooledRandomBytes } from '../primitives/random-pool.js';
 
 describe('pooled random bytes for nonces', () => {
   it('never hands out the same bytes twice, across many refills', () => {

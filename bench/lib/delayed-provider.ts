@@ -1,4 +1,4 @@
-import type { Scope } from '../../codecs/scope.js';
+import type { Scope } from '../../primitives/scope.js';
 import { ForwardingProvider } from '../../keys/forwarding-provider.js';
 import type { GeneratedDataKey, KeyProvider } from '../../keys/key-provider.js';
 

@@ -1,28 +1,32 @@
-import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { InvalidConfigError, KmsAccessDeniedError, KmsUnavailableError, UnknownKeyError } from '../../codecs/errors.js';
-import type { KeyProvider } from '../../keys/key-provider.js';
-import { initKmsKeyConfig, isKmsKeyId, readKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig, type KmsKeyEntry } from '../../keys/rotation-kms.js';
-import type { KeyInfo } from './commands/keys.js';
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { createKmsClient } from '../../keys/aws-kms-keyring.js';
+import { mapKmsError } from '../../keys/kms-errors.js';
+import { InvalidConfigError, KmsAccessDeniedError } from '../../primitives/errors.js';
+import { initKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig } from '../../keys/admin/rotation-kms.js';
+import { isKmsKeyId } from '../../keys/kms-key-config.js';
+import { kmsKeyInfo, type KeyInfo } from './key-info.js';
 import { UsageError } from './errors.js';
 import type { KeySourceOptions } from './options.js';
 
 /**
- * `--provider aws-kms` for the CLI: the key config file (keys/rotation-kms.ts) is the list of KMS
+ * `--provider aws-kms` for the CLI: the key config file (keys/kms-key-config.ts) is the list of KMS
  * keys; KMS itself is asked only to check that a key the operator names exists and can wrap data
  * keys, before it becomes primary — a typo found at rotation, not at the first workflow task.
  */
 
-function kmsClient(source: KeySourceOptions): KMSClient {
-  // The SDK warns on every Node 20 run about its own future releases; this package supports Node
-  // 20.19+ with the SDK it pins, and the warning would bury the CLI's output. An explicit setting wins.
+/**
+ * The SDK warns on every Node 20 run about its own future releases; this package supports Node
+ * 20.19+ with the SDK it pins, and the warning would bury the CLI's output. An explicit setting wins.
+ */
+export function quietAwsSdk(): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+function kmsClient(source: KeySourceOptions): KMSClient {
+  quietAwsSdk();
   const region = source.region ?? process.env.AWS_DEFAULT_REGION;
   if (region === undefined || region === '') throw new UsageError('--region (or AWS_REGION) is required with --provider aws-kms');
-  return new KMSClient({
-    region,
-    ...(source.kmsEndpoint === undefined ? {} : { endpoint: source.kmsEndpoint }),
-    maxAttempts: 2,
-  });
+  return createKmsClient({ region, endpoint: source.kmsEndpoint });
 }
 
 /** The key must exist, be enabled, and be a symmetric encrypt/decrypt key. */
@@ -38,43 +42,23 @@ export async function checkKmsKey(source: KeySourceOptions, keyId: string, flag:
       throw new InvalidConfigError(`${flag} ${keyId} must be a symmetric ENCRYPT_DECRYPT key (it is ${meta.KeySpec ?? '?'} / ${meta.KeyUsage ?? '?'})`);
     }
   } catch (err) {
-    throw mapKmsError(err, keyId);
+    throw mapKmsError(err, 'DescribeKey', keyId);
   } finally {
     client.destroy();
   }
 }
 
-function mapKmsError(err: unknown, keyId: string): unknown {
-  if (err instanceof KmsAccessDeniedError || err instanceof InvalidConfigError) return err;
-  const name = (err as { name?: string }).name ?? '';
-  const message = (err as Error).message ?? String(err);
-  if (name === 'NotFoundException') return new UnknownKeyError(`KMS key ${keyId} not found: ${message}`, { cause: err });
-  if (name === 'AccessDeniedException' || name === 'UnrecognizedClientException' || name === 'InvalidSignatureException') {
-    return new KmsAccessDeniedError(`KMS refused to describe ${keyId}: ${message}`, { cause: err });
-  }
-  return new KmsUnavailableError(`KMS is not reachable or failed for ${keyId}: ${message}`, { cause: err });
-}
-
-function info(e: KmsKeyEntry): KeyInfo {
-  return { id: e.keyId, provider: 'aws-kms', state: e.state, created: e.added, demoted: e.demoted, retired: e.retired };
-}
-
 export async function initAwsKeyConfig(source: KeySourceOptions, kmsKey: string | undefined): Promise<KeyInfo> {
   if (kmsKey === undefined) throw new UsageError('--kms-key <arn|alias> is required with --provider aws-kms');
   await checkKmsKey(source, kmsKey, '--kms-key');
-  return info(await initKmsKeyConfig(source.keyConfig, kmsKey));
+  return kmsKeyInfo(await initKmsKeyConfig(source.keyConfig, kmsKey));
 }
 
 export async function rotateAwsKeyConfig(source: KeySourceOptions, newKey: string | undefined): Promise<{ keyConfig: string; primary: KeyInfo; previous: KeyInfo }> {
   if (newKey === undefined) throw new UsageError('--new-key <arn|alias> is required with --provider aws-kms: KMS keys are created in AWS, this names the one to use');
   await checkKmsKey(source, newKey, '--new-key');
   const { previous, primary } = await rotateKmsKeyConfig(source.keyConfig, newKey);
-  return { keyConfig: source.keyConfig, primary: info(primary), previous: info(previous) };
-}
-
-export async function listAwsKeys(source: KeySourceOptions): Promise<KeyInfo[]> {
-  const doc = await readKmsKeyConfig(source.keyConfig);
-  return doc.keys.map(info);
+  return { keyConfig: source.keyConfig, primary: kmsKeyInfo(primary), previous: kmsKeyInfo(previous) };
 }
 
 export async function retireAwsKey(
@@ -85,9 +69,5 @@ export async function retireAwsKey(
   if (options.destroy) {
     throw new UsageError('--destroy is refused for KMS keys: disabling or scheduling deletion of a KMS key is done in AWS, under its own IAM controls');
   }
-  return info(await retireKmsKey(source.keyConfig, id, { check: (e) => options.check({ id: e.keyId, created: e.added, demoted: e.demoted }) }));
-}
-
-export async function openAwsKmsProvider(_source: KeySourceOptions, _options: { watch: boolean }): Promise<KeyProvider> {
-  throw new InvalidConfigError('--provider aws-kms cannot open payloads in this build yet (keys/aws-kms-keyring.ts is missing)');
+  return kmsKeyInfo(await retireKmsKey(source.keyConfig, id, { check: (e) => options.check({ id: e.keyId, created: e.added, demoted: e.demoted }) }));
 }

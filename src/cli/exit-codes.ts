@@ -1,5 +1,5 @@
-import { isEnvelopeError } from '../../codecs/errors.js';
-import { CliError } from './errors.js';
+import { isEnvelopeError, type EnvelopeErrorCode } from '../../primitives/errors.js';
+import { CliError, type CliErrorCode } from './errors.js';
 
 /**
  * The CLI's exit codes. Scripts branch on them, so they are part of the public interface: documented
@@ -20,27 +20,37 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-const KEY_CODES = new Set([
-  'UNKNOWN_KEY',
-  'TAMPERED_CIPHERTEXT',
-  'SCOPE_MISMATCH',
-  'UNSUPPORTED_FORMAT',
-  'MALFORMED_PAYLOAD',
-  'PLAINTEXT_REJECTED',
-  'KMS_ACCESS_DENIED',
-  'KEY_RETIRED',
-  'KEY_SHREDDED',
-]);
+/**
+ * Every error code, the library's and the CLI's, and its exit code: a Record over both unions, so
+ * a code added to either fails to compile until it has one (as src/server/http-errors.ts does for
+ * HTTP statuses).
+ */
+const EXIT_FOR: Record<EnvelopeErrorCode | CliErrorCode, ExitCode> = {
+  UNKNOWN_KEY: EXIT.KEY,
+  TAMPERED_CIPHERTEXT: EXIT.KEY,
+  SCOPE_MISMATCH: EXIT.KEY,
+  UNSUPPORTED_FORMAT: EXIT.KEY,
+  MALFORMED_PAYLOAD: EXIT.KEY,
+  PLAINTEXT_REJECTED: EXIT.KEY,
+  KMS_ACCESS_DENIED: EXIT.KEY,
+  KEY_RETIRED: EXIT.KEY,
+  KEY_SHREDDED: EXIT.KEY,
+  KMS_UNAVAILABLE: EXIT.RETRYABLE,
+  KEY_LIMIT_EXCEEDED: EXIT.RETRYABLE,
+  INVALID_CONFIG: EXIT.USAGE,
+  KEYRING_ERROR: EXIT.FAILED,
+  USAGE: EXIT.USAGE,
+  KEY_MAY_BE_IN_USE: EXIT.FAILED,
+  TEMPORAL_UNAVAILABLE: EXIT.FAILED,
+  TEMPORAL_ACCESS_DENIED: EXIT.FAILED,
+  NAMESPACE_NOT_FOUND: EXIT.FAILED,
+  ABORTED: EXIT.FAILED,
+};
 
-/** The one place an error becomes an exit code. */
+/** The one place an error becomes an exit code. Anything that is not ours is a failure (1). */
 export function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof CliError) return err.exitCode;
-  if (isEnvelopeError(err)) {
-    if (err.retryable) return EXIT.RETRYABLE;
-    if (err.code === 'INVALID_CONFIG') return EXIT.USAGE;
-    if (KEY_CODES.has(err.code)) return EXIT.KEY;
-    return EXIT.FAILED;
-  }
+  // `??`: an error from a newer copy of the package may carry a code this copy does not know.
+  if (err instanceof CliError || isEnvelopeError(err)) return EXIT_FOR[err.code] ?? EXIT.FAILED;
   return EXIT.FAILED;
 }
 

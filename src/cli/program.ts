@@ -45,9 +45,10 @@ export function buildProgram(io: CliIo, options: { jsonErrors?: boolean } = {}):
 function packageVersion(): string {
   // src/cli/ from source, dist/src/cli/ when built: the package root is 2 or 3 levels up.
   const require = createRequire(import.meta.url);
-  for (const rel of ['../../package.json', '../../../package.json']) {
+  const candidates = [() => require('../../package.json') as unknown, () => require('../../../package.json') as unknown];
+  for (const read of candidates) {
     try {
-      const pkg = require(rel) as { name?: string; version?: string };
+      const pkg = read() as { name?: string; version?: string };
       if (pkg.name === 'temporal-envelope' && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // try the next level

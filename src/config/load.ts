@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { InvalidConfigError } from '../../codecs/errors.js';
+import { InvalidConfigError, describeIssues } from '../../primitives/errors.js';
 import { configSchema, type ConfigInput, type ServerConfig } from './schema.js';
 
 /**
@@ -20,6 +20,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   TEMPORAL_ENVELOPE_KMS_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_ENDPOINT: { path: ['keys', 'awsKms', 'endpoint'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_REGION: { path: ['keys', 'awsKms', 'region'], type: 'string' },
+  TEMPORAL_ENVELOPE_SHRED_STORE: { path: ['keys', 'shredStore', 'path'], type: 'string' },
   // The CLI's names for the same settings (src/cli/options.ts), so one environment serves both.
   TEMPORAL_ENVELOPE_PROVIDER: { path: ['keys', 'provider'], type: 'string' },
   TEMPORAL_ENVELOPE_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },
@@ -60,8 +61,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServerConf
 export function validateConfig(raw: unknown, source = '(inline)'): Readonly<ServerConfig> {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-    throw new InvalidConfigError(`config ${source}: ${lines.join('; ')}`);
+    throw new InvalidConfigError(`config ${source}: ${describeIssues(result.error.issues)}`);
   }
   return deepFreeze(result.data);
 }

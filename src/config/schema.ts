@@ -107,6 +107,12 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * The shred store the workers use (a directory every worker and codec server shares): without
+         * it the server cannot open crypto-shreddable payloads (key ids "shred:…"). Shreds made by
+         * `keys shred` are noticed within watchIntervalMs and such payloads then stay sealed.
+         */
+        shredStore: z.object({ path: z.string().min(1), watchIntervalMs: z.number().int().min(0).default(2000) }).strict().optional(),
       })
       .strict()
       .prefault({}),

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
@@ -34,11 +35,25 @@ export function createLogger(options: { level: string; pretty: boolean; destinat
     },
   };
   if (options.destination) return pino(base, options.destination);
-  if (options.pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });
+  // pino-pretty is a development dependency: a checkout has it (`npm start` in a terminal), an
+  // installed package need not. Without it, JSON lines as in production, and one line saying why.
+  const pretty = options.pretty && canLoad('pino-pretty');
+  if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } });
   // Synchronous on purpose: an asynchronous destination buffers lines in memory when the process is
   // saturated and stdout falls behind (a 5-minute soak grew ~18 MB/min that way), and loses the
   // buffer on a crash. A slow log reader back-pressures requests instead; no audit line is dropped.
-  return pino(base, pino.destination({ dest: 1, sync: true }));
+  const logger = pino(base, pino.destination({ dest: 1, sync: true }));
+  if (options.pretty && !pretty) logger.warn('log.pretty: pino-pretty is not installed (npm install pino-pretty); writing JSON lines');
+  return logger;
+}
+
+function canLoad(module: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(module);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function audit(logger: Logger, record: AuditRecord): void {

@@ -4,6 +4,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { EnvelopeCodec } from '../../codecs/envelope-codec.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
+import type { ScopeSecretStore } from '../../keys/shred-store.js';
+import { forgetShreddedScopes } from '../../keys/shreddable-provider.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { Principal } from './auth/principal.js';
@@ -21,6 +23,8 @@ export interface BuildServerDeps {
   /** Tokens added at run time (the dev token), by hash. */
   extraTokens?: readonly { principal: string; sha256: string; groups: readonly string[] }[];
   https?: { cert: Buffer; key: Buffer };
+  /** The shred store the key provider uses: the codec then forgets the cached keys of a shredded scope within watchIntervalMs (0: never). */
+  shreds?: { store: ScopeSecretStore; watchIntervalMs: number };
 }
 
 declare module 'fastify' {
@@ -47,6 +51,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     cache: { ...config.codec.cache },
     observer: metrics.observer(),
   });
+  const shredWatch = deps.shreds && deps.shreds.watchIntervalMs > 0 ? forgetShreddedScopes(deps.shreds.store, codec.keys, deps.shreds.watchIntervalMs) : undefined;
   const auth = new Authenticator(config.auth, deps.extraTokens);
   const policy = new Policy(config.policy);
 
@@ -90,6 +95,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     });
   }
 
+  if (shredWatch) app.addHook('onClose', async () => shredWatch.close());
   registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
   registerCodecRoutes(app, { config, codec, auth, policy, metrics, logger: deps.logger });
   if (auth.sessions) registerLoginRoutes(app, { config, auth, sessions: auth.sessions, secure: Boolean(deps.https) });

@@ -1,4 +1,4 @@
-import { EnvelopeError, type EnvelopeErrorCode } from '../../codecs/errors.js';
+import { isEnvelopeError, type EnvelopeErrorCode } from '../../primitives/errors.js';
 
 /** Failures only the HTTP edge has: who is calling and what they sent. */
 export type HttpErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_REQUEST' | 'RATE_LIMITED' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'TIMEOUT';
@@ -66,8 +66,9 @@ export interface ErrorBody {
 /** Status and body for any error. Unknown errors are a 500 with a generic message: their text may hold anything. */
 export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
   if (err instanceof HttpError) return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } }, unexpected: false };
-  if (err instanceof EnvelopeError) {
-    const status = ENVELOPE_STATUS[err.code];
+  if (isEnvelopeError(err)) {
+    // `??`: an error from a newer copy of the package may carry a code this copy does not know.
+    const status = ENVELOPE_STATUS[err.code] ?? 500;
     return { status, body: { error: { code: err.code, message: status === 500 ? 'server misconfigured' : err.message } }, unexpected: status === 500 };
   }
   const e = err as { code?: string; statusCode?: number; message?: string; validation?: unknown };

@@ -6,6 +6,5 @@ export { createLogger } from './audit.js';
 export type { AuditRecord } from './audit.js';
 export { ServerMetrics } from './metrics.js';
 export { Policy, glob } from './policy.js';
-export { sha256Hex } from './auth/static-tokens.js';
-export { loadConfig, validateConfig, configSchema, ENV_OVERRIDES } from '../config/index.js';
+export { loadConfig, validateConfig, configSchema, ENV_OVERRIDES, sha256Hex } from '../config/index.js';
 export type { ServerConfig, ConfigInput, PolicyRule } from '../config/index.js';

@@ -1,4 +1,4 @@
-import type { Scope } from '../../codecs/scope.js';
+import type { Scope } from '../../primitives/scope.js';
 import type { PolicyRule, ServerConfig } from '../config/schema.js';
 import type { Principal } from './auth/principal.js';
 

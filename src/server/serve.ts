@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InvalidConfigError } from '../../codecs/errors.js';
-import type { KeyProvider } from '../../keys/key-provider.js';
+import { InvalidConfigError } from '../../primitives/errors.js';
+import { openKeyProviders } from '../../keys/assemble.js';
+import { FileScopeSecretStore } from '../../keys/shred-store.js';
+import { keyProvidersOptions } from '../config/key-providers.js';
 import { loadConfig } from '../config/load.js';
 import type { ConfigInput, ServerConfig } from '../config/schema.js';
-import { sha256Hex } from './auth/static-tokens.js';
+import { sha256Hex } from '../config/token-hash.js';
 import { createLogger } from './audit.js';
 import { buildServer, type CodecServer } from './build-server.js';
-import { openKeyProvider } from './key-providers.js';
 
 export interface ServeOptions {
   /** YAML/JSON config. Without one the server runs in dev mode (see below). */
@@ -28,7 +29,7 @@ export interface RunningServer extends CodecServer {
 }
 
 /**
- * Dev mode (no config file): the local keyring, loopback only, CORS for the dev server's UI on
+ * Dev mode (no config file): the local keyring (created if missing), loopback only, CORS for the dev server's UI on
  * :8233, and one random dev token (printed once, kept only hashed) allowed to decode and encode in
  * every namespace. A config file turns all of that off: nothing is allowed unless its policy says so.
  */
@@ -58,7 +59,6 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     }
   }
 
-  const keyProvider: KeyProvider = await openKeyProvider(config.keys, (m) => logger.warn(m));
   let https: { cert: Buffer; key: Buffer } | undefined;
   if (config.server.tls) {
     try {
@@ -67,8 +67,25 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       throw new InvalidConfigError(`config server.tls: cannot read certificate or key (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
     }
   }
-  const server = await buildServer(config, { keyProvider, logger, extraTokens, ...(https ? { https } : {}) });
-  const address = await server.app.listen({ host: config.server.host, port: config.server.port });
+  const shredStore = config.keys.shredStore === undefined ? undefined : new FileScopeSecretStore(config.keys.shredStore.path);
+  const keyOptions = keyProvidersOptions(config.keys);
+  // Only dev mode creates a keyring: with a config file, a missing one is an error naming the path.
+  const keyProvider = await openKeyProviders({ ...keyOptions, local: { ...keyOptions.local, create: devMode }, shredStore, warn: (m) => logger.warn(m) });
+  let server: CodecServer;
+  let address: string;
+  try {
+    server = await buildServer(config, {
+      keyProvider,
+      logger,
+      extraTokens,
+      ...(https ? { https } : {}),
+      ...(shredStore ? { shreds: { store: shredStore, watchIntervalMs: config.keys.shredStore!.watchIntervalMs } } : {}),
+    });
+    address = await server.app.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    await keyProvider.close?.();
+    throw err;
+  }
   const url = address.replace('[::1]', 'localhost');
   logger.info({ url, provider: keyProvider.name, primaryKeyId: keyProvider.primaryKeyId(), devMode }, 'codec server listening');
 

@@ -80,7 +80,7 @@ function kmsRing(keyId: string, endpoint: string, region: string): AwsKmsKeyring
     process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY }
       : { accessKeyId: 'testing', secretAccessKey: 'testing' };
-  return new AwsKmsKeyring({ keys: [{ keyId }], region, endpoint, credentials, maxAttempts: 1 });
+  return new AwsKmsKeyring({ keys: [{ keyId }], region, endpoint, credentials });
 }
 
 const utf8 = new TextEncoder();

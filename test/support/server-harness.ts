@@ -6,7 +6,7 @@ import { newKeyringDocument } from '../../keys/keyring-file.js';
 import { buildServer } from '../../src/server/build-server.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { sha256Hex } from '../../src/server/auth/static-tokens.js';
+import { sha256Hex } from '../../src/config/token-hash.js';
 
 /** A codec server app on an in-memory keyring, with its log lines captured for assertions. */
 export async function buildTestServer(config: ConfigInput, keyring: KeyProvider = LocalKeyring.fromDocument(newKeyringDocument())) {

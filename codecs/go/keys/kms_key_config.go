@@ -13,7 +13,7 @@ import (
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
 )
 
-// KmsKeyConfigFormat tags the AWS KMS key config file (keys/rotation-kms.ts): which KMS keys a
+// KmsKeyConfigFormat tags the AWS KMS key config file (keys/kms-key-config.ts): which KMS keys a
 // deployment uses, primary first. KMS keeps the key material; `temporal-envelope keys rotate
 // --provider aws-kms` edits this small file and running workers re-read it.
 //

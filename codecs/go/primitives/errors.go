@@ -1,6 +1,6 @@
 // Package primitives holds the bottom layer of the temporal-envelope Go codec: typed errors,
-// scopes, length-prefixed bytes, the AEAD suites and the wire format v1. It mirrors codecs/errors.ts,
-// codecs/scope.ts, codecs/aead.ts and codecs/format.ts of the TypeScript codec; docs/wire-format.md
+// scopes, length-prefixed bytes, the AEAD suites and the wire format v1. It mirrors primitives/errors.ts,
+// primitives/scope.ts, primitives/aead.ts and primitives/format.ts of the TypeScript codec; docs/wire-format.md
 // is the specification both follow.
 package primitives
 
@@ -12,7 +12,7 @@ import (
 // Code is a stable error code, the same in every language of the project.
 type Code string
 
-// The thirteen codes of codecs/errors.ts. Edges (HTTP status, exit code, failure type) map these
+// The thirteen codes of primitives/errors.ts. Edges (HTTP status, exit code, failure type) map these
 // and nothing else.
 const (
 	CodeUnknownKey         Code = "UNKNOWN_KEY"
@@ -48,7 +48,7 @@ var retryable = map[Code]bool{
 	CodeKeyringError:       false,
 }
 
-// Codes lists every code, in the order of codecs/errors.ts.
+// Codes lists every code, in the order of primitives/errors.ts.
 var Codes = []Code{
 	CodeUnknownKey, CodeTamperedCiphertext, CodeScopeMismatch, CodeUnsupportedFormat, CodeMalformedPayload,
 	CodePlaintextRejected, CodeKmsUnavailable, CodeKmsAccessDenied, CodeKeyRetired, CodeKeyShredded,

@@ -27,16 +27,16 @@ func TestEveryCodeHasARetryRule(t *testing.T) {
 	}
 }
 
-// The codes are a contract between languages: this fails when codecs/errors.ts and this list drift.
+// The codes are a contract between languages: this fails when primitives/errors.ts and this list drift.
 func TestCodesMatchTheTypeScriptCodec(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
-	ts, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "errors.ts"))
+	ts, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "primitives", "errors.ts"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	union := regexp.MustCompile(`(?s)export type EnvelopeErrorCode =(.*?);`).FindSubmatch(ts)
 	if union == nil {
-		t.Fatal("EnvelopeErrorCode not found in codecs/errors.ts")
+		t.Fatal("EnvelopeErrorCode not found in primitives/errors.ts")
 	}
 	var tsCodes []Code
 	for _, m := range regexp.MustCompile(`'([A-Z_]+)'`).FindAllSubmatch(union[1], -1) {

@@ -124,7 +124,7 @@ func IsEnvelopePayload(p *commonpb.Payload) bool {
 
 // ParseHeader reads and validates the header of a payload in our format. MALFORMED_PAYLOAD for a
 // missing or ill-typed field, UNSUPPORTED_FORMAT for a version, algorithm or compression this
-// build does not read. The checks run in the same order as in codecs/format.ts, so a payload that
+// build does not read. The checks run in the same order as in primitives/format.ts, so a payload that
 // is wrong in several ways fails with the same code in every language.
 func ParseHeader(p *commonpb.Payload) (Header, error) {
 	meta := p.GetMetadata()

@@ -1,4 +1,4 @@
-"""The 13 error codes are the same in every language: this fails if Python drifts from codecs/errors.ts."""
+"""The 13 error codes are the same in every language: this fails if Python drifts from primitives/errors.ts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def _subclasses() -> list[type[EnvelopeError]]:
 
 
 def test_codes_match_the_typescript_error_list() -> None:
-    ts = (REPO_ROOT / "codecs" / "errors.ts").read_text(encoding="utf-8")
+    ts = (REPO_ROOT / "primitives" / "errors.ts").read_text(encoding="utf-8")
     union = re.search(r"export type EnvelopeErrorCode =([^;]+);", ts)
     assert union is not None
     assert ERROR_CODES == frozenset(re.findall(r"'([A-Z_]+)'", union.group(1)))

@@ -1,10 +1,12 @@
 import { promises as fs } from 'node:fs';
+import type { Payload } from '@temporalio/common';
 import type { Command } from 'commander';
 import { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
-import { MalformedPayloadError, UnknownKeyError } from '../../../codecs/errors.js';
-import { SHRED_KEY_PREFIX } from '../../../keys/shreddable-provider.js';
+import { UnknownKeyError, isEnvelopeError } from '../../../primitives/errors.js';
+import { writeFileAtomic } from '../../../primitives/files.js';
+import { SHRED_KEY_PREFIX, isShreddableKeyId } from '../../../keys/shreddable-provider.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
-import { makeScope } from '../../../codecs/scope.js';
+import { makeScope } from '../../../primitives/scope.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { addKeySourceOptions, keySourceFrom } from '../options.js';
@@ -45,14 +47,7 @@ export function registerCodecIo(program: Command, io: CliIo): void {
       const provider = await openKeyProvider(source);
       try {
         const codec = new EnvelopeCodec({ keyProviders: provider, defaultNamespace: namespace ?? 'default' });
-        const out =
-          direction === 'encode'
-            ? await codec.encodeInScope(payloads, makeScope(namespace ?? 'default', workflowId))
-            : (
-                await codec.decodeDetailed(payloads, namespace === undefined ? {} : { expectedScope: makeScope(namespace, workflowId) }).catch((err: unknown) => {
-                  throw source.shredStore === undefined ? withShredHint(err) : err;
-                })
-              ).map((r) => r.payload);
+        const out = direction === 'encode' ? await codec.encodeInScope(payloads, makeScope(namespace ?? 'default', workflowId)) : await decodeAll(codec, payloads, namespace, workflowId, source.shredStore !== undefined);
         await writeOutput(io, opts.out as string | undefined, `${JSON.stringify(payloadsToJson(out), null, 2)}\n`);
       } finally {
         await provider.close?.();
@@ -61,12 +56,18 @@ export function registerCodecIo(program: Command, io: CliIo): void {
   }
 }
 
-/** A "shred:" key id opens only with the shred store: say so instead of a bare "unknown key". */
-function withShredHint(err: unknown): unknown {
-  if (err instanceof UnknownKeyError && err.message.includes(`"${SHRED_KEY_PREFIX}`)) {
-    return new UnknownKeyError(`${err.message}; payloads with "${SHRED_KEY_PREFIX}" key ids also need --shred-store (or TEMPORAL_ENVELOPE_SHRED_STORE)`, { cause: err });
+/** Every payload opened, or the first failure; a "shred:" key id opens only with the shred store, so say so. */
+async function decodeAll(codec: EnvelopeCodec, payloads: Payload[], namespace: string | undefined, workflowId: string | undefined, hasShredStore: boolean): Promise<Payload[]> {
+  const results = await codec.decodeDetailed(payloads, { passThroughUnopenable: true, ...(namespace === undefined ? {} : { expectedScope: makeScope(namespace, workflowId) }) });
+  const failed = results.find((r) => r.status === 'failed');
+  if (failed !== undefined) {
+    const { error, keyId } = failed;
+    if (!hasShredStore && isEnvelopeError(error) && error.code === 'UNKNOWN_KEY' && keyId !== undefined && isShreddableKeyId(keyId)) {
+      throw new UnknownKeyError(`${error.message}; payloads with "${SHRED_KEY_PREFIX}" key ids also need --shred-store (or TEMPORAL_ENVELOPE_SHRED_STORE)`, { cause: error });
+    }
+    throw error;
   }
-  return err;
+  return results.map((r) => r.payload);
 }
 
 async function readInput(io: CliIo, file: string | undefined): Promise<string> {
@@ -103,7 +104,7 @@ function parseInput(text: string, where: string) {
     return payloadsFromJson(json);
   } catch (err) {
     // The input file is the user's argument: a malformed one is a usage error, not a key error.
-    if (err instanceof MalformedPayloadError) throw new UsageError(`${where}: ${err.message}`);
+    if (isEnvelopeError(err) && err.code === 'MALFORMED_PAYLOAD') throw new UsageError(`${where}: ${err.message}`);
     throw err;
   }
 }
@@ -113,5 +114,5 @@ async function writeOutput(io: CliIo, file: string | undefined, text: string): P
     io.stdout.write(text);
     return;
   }
-  await fs.writeFile(file, text, { mode: 0o600 });
+  await writeFileAtomic(file, text);
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { makeScope } from '../../../codecs/scope.js';
+import { describeScope, makeScope } from '../../../primitives/scope.js';
 import { FileScopeSecretStore } from '../../../keys/shred-store.js';
 import { confirmIrreversible } from '../confirm.js';
 import { UsageError } from '../errors.js';
@@ -33,7 +33,7 @@ export function registerKeysShred(keys: Command, io: CliIo): void {
     const namespace = opts.namespace as string;
     const scope = makeScope(namespace, workflowId);
     const store = new FileScopeSecretStore(storeDir);
-    const what = workflowId === undefined ? `namespace-scoped payloads of ${JSON.stringify(namespace)}` : `workflow ${JSON.stringify(workflowId)} in namespace ${JSON.stringify(namespace)}`;
+    const what = describeScope(scope);
     await confirmIrreversible(io, { yes: opts.yes === true, action: `Shredding ${what}`, typeToConfirm: workflowId ?? namespace });
     const outcome = await store.shred(scope);
     if (opts.json) {

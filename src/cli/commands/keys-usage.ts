@@ -1,10 +1,10 @@
 import { Option, type Command } from 'commander';
-import { defaultReportPath, saveUsageScan, type ScopeUsage, type UsageScan } from '../../../keys/usage-report.js';
+import { defaultReportPath, saveUsageScan, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { UsageError } from '../errors.js';
 import { formatTable, printJson, printLine, warn, type CliIo } from '../io.js';
 import { addJsonOption, addKeySourceOptions, addTemporalOptions, keySourceFrom, temporalOptionsFrom } from '../options.js';
 import { parseInstant, parsePositiveInt } from '../parse.js';
-import { keyFileOf, listKeyInfo, type KeyInfo } from './keys.js';
+import { keyFileOf, listKeyInfo, type KeyInfo } from '../key-info.js';
 
 /** `keys usage`: how many retained payloads each KEK still wraps, so an operator knows what can be retired. */
 export function registerKeysUsage(keys: Command, io: CliIo): void {

@@ -1,12 +1,13 @@
 import { Option, type Command } from 'commander';
-import { KeyringError } from '../../../codecs/errors.js';
-import type { KeyringDocument, KeyringEntry } from '../../../keys/keyring-file.js';
-import { demotedAt, initLocalKeyring, loadLocalKeyring, retireLocalKey, rotateLocalKeyring } from '../../../keys/rotation.js';
-import { assessRetirement, defaultReportPath, readUsageReport } from '../../../keys/usage-report.js';
+import { KeyringError } from '../../../primitives/errors.js';
+import { demotedAt, initLocalKeyring, retireLocalKey, rotateLocalKeyring } from '../../../keys/admin/rotation.js';
+import { assessRetirement } from '../../../keys/admin/retire-rules.js';
+import { defaultReportPath, readUsageReport } from '../../../keys/admin/usage-report.js';
 import { confirmIrreversible } from '../confirm.js';
 import { OperationError, UsageError } from '../errors.js';
 import { formatTable, printJson, printLine, type CliIo } from '../io.js';
-import { addJsonOption, addKeySourceOptions, keySourceFrom, type KeySourceOptions } from '../options.js';
+import { keyFileOf, listKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.js';
+import { addJsonOption, addKeySourceOptions, keySourceFrom } from '../options.js';
 import { parseDuration } from '../parse.js';
 import { registerKeysShred } from './keys-shred.js';
 import { registerKeysUsage } from './keys-usage.js';
@@ -36,7 +37,7 @@ export function registerKeys(program: Command, io: CliIo): void {
       return;
     }
     const entry = await initLocalKeyring(source.keyring);
-    if (opts.json) printJson(io, { keyring: source.keyring, key: describeEntry(entry, undefined, 'local') });
+    if (opts.json) printJson(io, { keyring: source.keyring, key: localKeyInfo(entry, undefined) });
     else {
       printLine(io, `Created keyring ${source.keyring} (mode 0600) with primary key ${entry.id}.`);
       printLine(io, 'Keep a backup of this file somewhere safe: without it no payload sealed with these keys can be read.');
@@ -122,7 +123,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (opts.newKey !== undefined) throw new UsageError('--new-key applies to --provider aws-kms; a local rotation generates the new key itself');
     const { previous, primary } = await rotateLocalKeyring(source.keyring);
     if (opts.json) {
-      printJson(io, { keyring: source.keyring, primary: describeEntry(primary, undefined, 'local'), previous: { id: previous.id, state: 'decrypt-only' } });
+      printJson(io, { keyring: source.keyring, primary: localKeyInfo(primary, undefined), previous: { id: previous.id, state: 'decrypt-only' } });
       return;
     }
     printLine(io, `Rotated ${source.keyring}: new primary ${primary.id} (version ${primary.version}); ${previous.id} is now decrypt-only.`);
@@ -178,7 +179,7 @@ export function registerKeys(program: Command, io: CliIo): void {
         destroy: opts.destroy === true,
         check: async (e, doc) => check({ id: e.id, created: e.created, demoted: demotedAt(doc, e.id) }),
       });
-      result = describeEntry(entry, undefined, 'local');
+      result = localKeyInfo(entry, undefined);
     }
     if (opts.json) {
       printJson(io, { key: result, forced: opts.force === true });
@@ -191,41 +192,4 @@ export function registerKeys(program: Command, io: CliIo): void {
 
   registerKeysUsage(keys, io);
   registerKeysShred(keys, io);
-}
-
-export interface KeyInfo {
-  id: string;
-  provider: string;
-  state: string;
-  version?: number | undefined;
-  created?: string | undefined;
-  demoted?: string | undefined;
-  retired?: string | undefined;
-  destroyed?: boolean | undefined;
-}
-
-function describeEntry(entry: KeyringEntry, doc: KeyringDocument | undefined, provider: string): KeyInfo {
-  return {
-    id: entry.id,
-    provider,
-    state: entry.state,
-    version: entry.version,
-    created: entry.created,
-    demoted: doc === undefined ? undefined : demotedAt(doc, entry.id),
-    retired: entry.retired,
-    destroyed: entry.material === undefined,
-  };
-}
-
-export async function listKeyInfo(source: KeySourceOptions): Promise<KeyInfo[]> {
-  if (source.provider === 'aws-kms') {
-    const { listAwsKeys } = await import('../aws-kms.js');
-    return listAwsKeys(source);
-  }
-  const doc = await loadLocalKeyring(source.keyring);
-  return [...doc.keys].sort((a, b) => a.version - b.version).map((e) => describeEntry(e, doc, 'local'));
-}
-
-export function keyFileOf(source: KeySourceOptions): string {
-  return source.provider === 'aws-kms' ? source.keyConfig : source.keyring;
 }

@@ -1,11 +1,6 @@
 import { Option, type Command } from 'commander';
-import { OperationError } from '../errors.js';
 import { printLine, type CliIo } from '../io.js';
 import { parseNonEmpty, parsePort } from '../parse.js';
-
-interface ServeModule {
-  serve(options: { configPath?: string; host?: string; port?: number; env?: NodeJS.ProcessEnv }): Promise<{ url: string; close(): Promise<void> }>;
-}
 
 /** `serve`: run the codec server. Loaded lazily so `keys …` never pays for fastify. */
 export function registerServe(program: Command, io: CliIo): void {
@@ -16,18 +11,8 @@ export function registerServe(program: Command, io: CliIo): void {
     .addOption(new Option('--host <host>', 'address to listen on (overrides the config)').argParser(parseNonEmpty))
     .addOption(new Option('--port <port>', 'port to listen on (overrides the config)').argParser(parsePort))
     .action(async (opts: { config?: string; host?: string; port?: number }) => {
-      let mod: ServeModule;
-      try {
-        // A variable specifier keeps the type check independent of the server module.
-        const specifier = '../../server/serve.js';
-        mod = (await import(specifier)) as ServeModule;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-          throw new OperationError('SERVER_UNAVAILABLE', 'the codec server is not part of this build (src/server/serve.js is missing)', { cause: err });
-        }
-        throw err;
-      }
-      const server = await mod.serve({
+      const { serve } = await import('../../server/index.js');
+      const server = await serve({
         ...(opts.config === undefined ? {} : { configPath: opts.config }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.port === undefined ? {} : { port: opts.port }),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { sha256Hex } from '../../server/auth/static-tokens.js';
+import { sha256Hex } from '../../config/token-hash.js';
 import { printJson, printLine, warn, type CliIo } from '../io.js';
 import { parseNonEmpty } from '../parse.js';
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
-import { peekScope } from '../../../codecs/format.js';
-import { UsageTally, type ScopeUsage, type UsageScan } from '../../../keys/usage-report.js';
+import { peekScope } from '../../../primitives/format.js';
+import { UsageTally, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { TemporalConnectionOptions } from '../options.js';
 import { forEachPayload } from './history-payloads.js';

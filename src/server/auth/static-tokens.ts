@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../../config/token-hash.js';
 import type { Principal } from './principal.js';
 
 export interface StaticTokenEntry {
@@ -8,14 +9,7 @@ export interface StaticTokenEntry {
   revoked: boolean;
 }
 
-export function sha256Hex(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
-/**
- * Machine and local tokens, kept only as SHA-256 hashes: a leaked config does not leak tokens.
- * Tokens are long random strings, so an unsalted fast hash is enough (no dictionary to attack).
- */
+/** Machine and local tokens, kept only as SHA-256 hashes (../../config/token-hash.ts): a leaked config does not leak tokens. */
 export class StaticTokens {
   private readonly byHash = new Map<string, StaticTokenEntry>();
 

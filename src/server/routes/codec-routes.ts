@@ -2,10 +2,10 @@ import type { Payload } from '@temporalio/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
-import { isEnvelopeError } from '../../../codecs/errors.js';
-import { peekScope } from '../../../codecs/format.js';
+import { isEnvelopeError } from '../../../primitives/errors.js';
+import { peekScope } from '../../../primitives/format.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
-import { makeScope } from '../../../codecs/scope.js';
+import { makeScope, type Scope } from '../../../primitives/scope.js';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { audit, type AuditRecord } from '../audit.js';
@@ -99,37 +99,36 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
 
   const decode = async (req: FastifyRequest, reply: FastifyReply) => {
     const principal = req.principal!;
-    const ns = req.audit!.namespace!;
+    const audit = req.audit!;
+    const ns = audit.namespace!;
     requireNamespace(policy, principal, 'decode', ns);
     const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
-    const may = (scope: { namespace: string; workflowId?: string | undefined }) => scope.namespace === ns && policy.allows(principal, 'decode', scope);
 
-    const workflowIds = new Set<string>();
-    const keyIds = new Set<string>();
-    let denied = 0;
-    for (const p of payloads) {
-      const peek = peekScope(p);
-      if (!peek) continue;
-      if (peek.scope.workflowId !== undefined) workflowIds.add(peek.scope.workflowId);
-      keyIds.add(peek.keyId);
-      if (!may(peek.scope)) denied++;
-    }
-    req.audit!.workflowIds = [...workflowIds];
-    req.audit!.keyIds = [...keyIds];
-    if (denied > 0 && policy.config.onDeny === 'forbid') {
-      req.audit!.counts = { payloads: payloads.length, leftSealed: denied };
-      throw forbidden(`${principal.id} may not decode ${denied} of ${payloads.length} payloads (namespace or workflow not allowed)`);
-    }
+    // The codec reads each header once and asks here, once per request and before any key is
+    // touched, which payloads this caller may see: its namespace must be X-Namespace and a rule
+    // must allow the sealed workflow.
+    const results = await codec.decodeDetailed(payloads, {
+      passThroughUnopenable: true,
+      authorize: (sealed) => {
+        const allowed = sealed.map(({ scope }) => scope.namespace === ns && policy.allows(principal, 'decode', scope));
+        const denied = allowed.filter((a) => !a).length;
+        if (denied > 0 && policy.config.onDeny === 'forbid') {
+          Object.assign(audit, auditIds(sealed), { counts: { payloads: payloads.length, leftSealed: denied } });
+          throw forbidden(`${principal.id} may not decode ${denied} of ${payloads.length} payloads (namespace or workflow not allowed)`);
+        }
+        return allowed;
+      },
+    });
+    Object.assign(audit, auditIds(results));
 
-    const results = await codec.decodeDetailed(payloads, { passThroughUnopenable: true, authorize: (scope) => may(scope) });
     const rejected = results.findIndex((r) => r.status === 'failed' && !(isEnvelopeError(r.error) && LEFT_SEALED_ON_FAILURE.has(r.error.code)));
     if (rejected >= 0) {
       // A payload that is ours but broken (tampered, unknown key, bad format) is an error the
       // operator must see, not a silent sealed blob; KMS down is a 503 to retry.
       const { status, body } = toHttp(results[rejected]!.error);
-      req.audit!.error = body.error.code;
-      req.audit!.counts = { payloads: payloads.length, failed: results.filter((r) => r.status === 'failed').length };
-      metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, req.audit!.counts.failed);
+      audit.error = body.error.code;
+      audit.counts = { payloads: payloads.length, failed: results.filter((r) => r.status === 'failed').length };
+      metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, audit.counts.failed);
       if (status === 503) void reply.header('retry-after', '1');
       return reply.code(status).send({ error: { code: body.error.code, message: `payloads[${rejected}]: ${body.error.message}` } });
     }
@@ -137,20 +136,21 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     const failures: Record<string, number> = {};
     for (const r of results) {
       if (r.status === 'decoded') counts.decoded++;
-      else if (r.status === 'failed') {
+      else if (r.status === 'denied') counts.leftSealed++;
+      else if (r.status === 'passthrough') counts.passthrough++;
+      else {
         counts.failed++;
         const code = isEnvelopeError(r.error) ? r.error.code : 'ERROR';
         failures[code] = (failures[code] ?? 0) + 1;
-      } else if (r.scope) counts.leftSealed++;
-      else counts.passthrough++;
+      }
     }
     metrics.payloads.inc({ op: 'decode', outcome: 'decoded' }, counts.decoded);
     metrics.payloads.inc({ op: 'decode', outcome: 'left_sealed' }, counts.leftSealed);
     metrics.payloads.inc({ op: 'decode', outcome: 'passthrough' }, counts.passthrough);
     metrics.payloads.inc({ op: 'decode', outcome: 'failed' }, counts.failed);
-    req.audit!.counts = counts;
-    if (counts.failed) req.audit!.failures = failures;
-    req.audit!.decision = counts.leftSealed > 0 ? (counts.decoded > 0 ? 'partial' : 'denied') : 'allowed';
+    audit.counts = counts;
+    if (counts.failed) audit.failures = failures;
+    audit.decision = counts.leftSealed > 0 ? (counts.decoded > 0 ? 'partial' : 'denied') : 'allowed';
     return payloadsToJson(results.map((r) => r.payload));
   };
 
@@ -172,6 +172,17 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     app.post(`${prefix}/decode`, options('/decode'), decode);
     app.post(`${prefix}/encode`, options('/encode'), encode);
   }
+}
+
+/** The workflow and key ids an audit line names: those of every payload of ours whose header was read. */
+function auditIds(items: readonly { scope?: Scope | undefined; keyId?: string | undefined }[]): { workflowIds: string[]; keyIds: string[] } {
+  const workflowIds = new Set<string>();
+  const keyIds = new Set<string>();
+  for (const { scope, keyId } of items) {
+    if (scope?.workflowId !== undefined) workflowIds.add(scope.workflowId);
+    if (keyId !== undefined) keyIds.add(keyId);
+  }
+  return { workflowIds: [...workflowIds], keyIds: [...keyIds] };
 }
 
 function requireNamespace(policy: Policy, principal: { id: string; groups: readonly string[]; via: 'static-token' | 'jwt' | 'session' }, action: Action, ns: string): void {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isEnvelopeError } from '../../../codecs/errors.js';
+import { isEnvelopeError } from '../../../primitives/errors.js';
 import type { KeyProvider } from '../../../keys/key-provider.js';
 import type { ServerMetrics } from '../metrics.js';
 

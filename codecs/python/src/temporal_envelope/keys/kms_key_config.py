@@ -1,4 +1,4 @@
-"""The AWS KMS key config file (keys/rotation-kms.ts in TypeScript): which KMS keys a deployment
+"""The AWS KMS key config file (keys/kms-key-config.ts in TypeScript): which KMS keys a deployment
 uses, primary first. ``temporal-envelope keys rotate --provider aws-kms`` edits it; running workers
 re-read it to switch primaries without a restart.
 

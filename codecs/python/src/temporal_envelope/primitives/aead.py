@@ -1,4 +1,4 @@
-"""The authenticated ciphers a payload may be sealed with (codecs/aead.ts in TypeScript).
+"""The authenticated ciphers a payload may be sealed with (primitives/aead.ts in TypeScript).
 
 Only AEADs, and only from well-kept libraries: AES-256-GCM from ``cryptography`` (OpenSSL), and
 XChaCha20-Poly1305 from PyNaCl (libsodium's ``crypto_aead_xchacha20poly1305_ietf``), because

@@ -1,6 +1,6 @@
 """Every failure the codec and the key providers can report, each a class with a stable ``code``.
 
-The codes are the same in every language the project ships (codecs/errors.ts in TypeScript). A
+The codes are the same in every language the project ships (primitives/errors.ts in TypeScript). A
 worker reads ``retryable`` to tell a KMS outage (Temporal should retry the task) from a payload that
 will never open. Messages name what was wrong and never carry plaintext or key bytes.
 """

@@ -1,4 +1,4 @@
-"""The temporal-envelope wire format, version 1 (docs/wire-format.md; codecs/format.ts in TypeScript).
+"""The temporal-envelope wire format, version 1 (docs/wire-format.md; primitives/format.ts in TypeScript).
 
 ::
 

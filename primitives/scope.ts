@@ -1,4 +1,5 @@
 import type { SerializationContext } from '@temporalio/common';
+import { concat, utf8 } from './bytes.js';
 import { MalformedPayloadError } from './errors.js';
 
 /**
@@ -57,6 +58,27 @@ export function scopeToEncryptionContext(scope: Scope): Record<string, string> {
   return ctx;
 }
 
-export function sameScope(a: Scope, b: Scope): boolean {
-  return a.namespace === b.namespace && a.workflowId === b.workflowId;
+const NO_WORKFLOW = new Uint8Array([0]);
+const WORKFLOW = new Uint8Array([1]);
+
+/**
+ * The workflow half of a scope in the length-prefixed byte lists that bind it (payload additional
+ * data, the local keyring's wrap, the shreddable key derivation): 0x00 for "no workflow id", else
+ * 0x01 followed by the id's UTF-8, so no workflow id can look like its absence. Takes the bytes so
+ * decoding can use a header's bytes as they are.
+ */
+export function workflowField(workflowId: Uint8Array | undefined): Uint8Array {
+  return workflowId === undefined ? NO_WORKFLOW : concat([WORKFLOW, workflowId]);
+}
+
+/** The scope as the two fields every binding puts in its list: the namespace, then workflowField. */
+export function scopeFields(scope: Scope): [namespace: Uint8Array, workflow: Uint8Array] {
+  return [utf8.encode(scope.namespace), workflowField(scope.workflowId === undefined ? undefined : utf8.encode(scope.workflowId))];
+}
+
+/** How messages name a scope: `workflow "w" in namespace "n"`, or `namespace "n" (namespace scope)`. */
+export function describeScope(scope: Scope): string {
+  return scope.workflowId === undefined
+    ? `namespace ${JSON.stringify(scope.namespace)} (namespace scope)`
+    : `workflow ${JSON.stringify(scope.workflowId)} in namespace ${JSON.stringify(scope.namespace)}`;
 }

@@ -23,8 +23,9 @@
  */
 import type { Payload } from '@temporalio/common';
 import { isAeadAlgorithm, type AeadAlgorithm } from './aead.js';
+import { bytesEqualString, lengthPrefixed, utf8, utf8Strict } from './bytes.js';
 import { MalformedPayloadError, UnsupportedFormatError } from './errors.js';
-import { makeScope, type Scope } from './scope.js';
+import { makeScope, workflowField, type Scope } from './scope.js';
 
 export const ENCODING = 'binary/encrypted';
 export const FORMAT_VERSION = '1';
@@ -56,11 +57,7 @@ const AAD_LABEL = 'temporal-envelope/v1/payload';
 const MAX_KEY_ID_BYTES = 2048;
 const MAX_WRAPPED_DEK_BYTES = 4096;
 
-const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
-
 const AAD_LABEL_BYTES = utf8.encode(AAD_LABEL);
-const NO_WORKFLOW = new Uint8Array([0]);
 const EMPTY = new Uint8Array(0);
 
 /** Additional data: a label, then each field length-prefixed (u32 BE) so no two headers serialize alike. */
@@ -91,8 +88,7 @@ function aadFromFields(algorithm: Uint8Array, keyId: Uint8Array, namespace: Uint
     algorithm,
     keyId,
     namespace,
-    // Presence flag first: "no workflow id" must differ from any workflow id.
-    workflowId === undefined ? NO_WORKFLOW : concat([new Uint8Array([1]), workflowId]),
+    workflowField(workflowId),
     wrappedDek,
     compression,
   ]);
@@ -132,31 +128,7 @@ export function sealTemplate(header: EnvelopeHeader): SealTemplate {
   return t;
 }
 
-export function lengthPrefixed(fields: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const f of fields) total += 4 + f.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const f of fields) {
-    view.setUint32(offset, f.length);
-    out.set(f, offset + 4);
-    offset += 4 + f.length;
-  }
-  return out;
-}
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 export function buildSealedPayload(template: SealTemplate, box: Uint8Array): Payload {
   // A fresh object per payload; its byte arrays are shared with other payloads of the same key and
@@ -236,8 +208,3 @@ function text(meta: Record<string, Uint8Array | null | undefined>, key: string, 
   }
 }
 
-function bytesEqualString(b: Uint8Array, s: string): boolean {
-  if (b.length !== s.length) return false;
-  for (let i = 0; i < s.length; i++) if (b[i] !== s.charCodeAt(i)) return false;
-  return true;
-}

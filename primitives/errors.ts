@@ -1,8 +1,8 @@
 /**
  * Every failure the codec, the key providers and the server can report, each a class with a stable
- * `code`. The codec server maps codes to HTTP statuses in one place (src/server/error-mapping.ts);
- * workers see `retryable` to tell a KMS outage (Temporal should retry the task) from a payload that
- * will never open.
+ * `code`. The codes are mapped once at each edge: HTTP statuses in src/server/http-errors.ts, exit
+ * codes in src/cli/exit-codes.ts. Workers see `retryable` to tell a KMS outage (Temporal should
+ * retry the task) from a payload that will never open.
  *
  * Messages name what was wrong and never carry plaintext or key bytes.
  */
@@ -25,6 +25,14 @@ export interface EnvelopeErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Marks our errors. `Symbol.for` names one symbol per process, so an error made by a second copy of
+ * this package (two versions in node_modules, or the failure converter's CommonJS file, which cannot
+ * import this module) is recognised too, where `instanceof` would miss it. The failure converter
+ * (codecs/failure-converter.cjs) spells the same key.
+ */
+export const ENVELOPE_ERROR = Symbol.for('temporal-envelope.error');
+
 export abstract class EnvelopeError extends Error {
   abstract readonly code: EnvelopeErrorCode;
   /** True when the same call may succeed later (KMS outage, throttling): Temporal should retry. */
@@ -32,10 +40,10 @@ export abstract class EnvelopeError extends Error {
 
   constructor(message: string, options?: EnvelopeErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    // `name` survives duplicate package copies where `instanceof` does not.
     this.name = new.target.name;
   }
 }
+Object.defineProperty(EnvelopeError.prototype, ENVELOPE_ERROR, { value: true });
 
 /** The payload names a key id no configured provider knows. */
 export class UnknownKeyError extends EnvelopeError {
@@ -71,6 +79,17 @@ export class PlaintextRejectedError extends EnvelopeError {
 export class KmsUnavailableError extends EnvelopeError {
   readonly code = 'KMS_UNAVAILABLE' as const;
   override readonly retryable = true;
+  /**
+   * Whether retrying the same call at once may help (throttling, KMS's own 5xx, timeouts, network
+   * resets). False for a failure KMS did not explain: Temporal should still retry the task later,
+   * but an immediate retry would only add requests. Default true.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, options?: EnvelopeErrorOptions & { transient?: boolean }) {
+    super(message, options);
+    this.transient = options?.transient ?? true;
+  }
 }
 
 /** KMS refused the operation for good (access denied, disabled key, invalid ciphertext for that key). */
@@ -104,11 +123,15 @@ export class KeyringError extends EnvelopeError {
   readonly code = 'KEYRING_ERROR' as const;
 }
 
+/**
+ * Validation issues (zod's shape, without depending on zod) as one line that names every bad
+ * field: `keys.0.material: expected base64 of 32 bytes; format: …`.
+ */
+export function describeIssues(issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[]): string {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(top level)'}: ${i.message}`).join('; ');
+}
+
+/** The one way to recognise our errors, also across copies of the package: by the ENVELOPE_ERROR mark. */
 export function isEnvelopeError(err: unknown): err is EnvelopeError {
-  return (
-    err instanceof EnvelopeError ||
-    (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
-      typeof (err as { retryable?: unknown }).retryable === 'boolean' &&
-      /Error$/.test(String((err as { name?: unknown }).name)))
-  );
+  return typeof err === 'object' && err !== null && (err as { [ENVELOPE_ERROR]?: unknown })[ENVELOPE_ERROR] === true;
 }

@@ -1,23 +1,12 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { KeyringError } from '../codecs/errors.js';
-import {
-  keyringExists,
-  newKeyringDocument,
-  readKeyring,
-  retireInDocument,
-  rotateDocument,
-  writeKeyring,
-  type KeyringDocument,
-  type KeyringEntry,
-} from './keyring-file.js';
+import { KeyringError } from '../../primitives/errors.js';
+import { writeFileAtomic } from '../../primitives/files.js';
+import { createKeyring, keyringText, newKeyEntry, readKeyring, type KeyringDocument, type KeyringEntry } from '../keyring-file.js';
+import { withFileLock } from './lock.js';
 
 /**
  * Key-management operations on a local keyring file, as `temporal-envelope keys …` runs them.
- *
- * Each one is read-modify-write under a lock file, so two operators (or a script and an operator)
- * rotating at once cannot lose a key version: the atomic rename in writeKeyring alone would keep
- * the file whole but let the later writer drop the earlier one's new key.
+ * Each one is read-modify-write under the file's lock (./lock.ts), so two operators (or a script
+ * and an operator) rotating at once cannot lose a key version.
  */
 
 export interface KeyringFileOptions {
@@ -25,58 +14,21 @@ export interface KeyringFileOptions {
   now?: Date;
 }
 
-const LOCK_STALE_MS = 30_000;
-const LOCK_WAIT_MS = 10_000;
-
-export async function withKeyringLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const lock = `${file}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await fs.open(lock, 'wx', 0o600);
-      await handle.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new KeyringError(`keyring lock ${lock} cannot be created: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
-      }
-      // A process that died holding the lock must not block key management for ever.
-      const stat = await fs.stat(lock).catch(() => undefined);
-      if (stat !== undefined && Date.now() - stat.mtimeMs > LOCK_STALE_MS) {
-        await fs.rm(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new KeyringError(`keyring ${file} is locked by another temporal-envelope process (${lock}); try again, or remove the lock file if no such process runs`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
-}
-
 /** Create a keyring with one primary KEK. Refuses to overwrite: that would destroy every key in it. */
 export async function initLocalKeyring(file: string): Promise<KeyringEntry> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  return withKeyringLock(file, async () => {
-    if (await keyringExists(file)) {
-      throw new KeyringError(`keyring ${file} already exists; refusing to overwrite it (its keys may still be needed to decrypt history)`);
-    }
-    const doc = newKeyringDocument();
-    await writeKeyring(file, doc);
-    return doc.keys[0] as KeyringEntry;
-  });
+  const doc = await createKeyring(file);
+  if (doc === undefined) {
+    throw new KeyringError(`keyring ${file} already exists; refusing to overwrite it (its keys may still be needed to decrypt history)`);
+  }
+  return doc.keys[0] as KeyringEntry;
+}
+
+/** Replace the keyring file with `doc` (validated first), atomically. */
+export async function writeKeyring(file: string, doc: KeyringDocument): Promise<void> {
+  await writeFileAtomic(file, keyringText(doc));
 }
 
 export async function loadLocalKeyring(file: string, options: KeyringFileOptions = {}): Promise<KeyringDocument> {
-  if (!(await keyringExists(file))) {
-    throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`);
-  }
   return readKeyring(file, { allowInsecurePermissions: options.allowInsecurePermissions ?? false });
 }
 
@@ -85,7 +37,7 @@ export async function rotateLocalKeyring(
   file: string,
   options: KeyringFileOptions = {},
 ): Promise<{ previous: KeyringEntry; primary: KeyringEntry }> {
-  return withKeyringLock(file, async () => {
+  return withFileLock(file, async () => {
     const doc = await loadLocalKeyring(file, options);
     const previous = doc.keys.find((k) => k.state === 'primary') as KeyringEntry;
     const primary = rotateDocument(doc, options.now);
@@ -104,7 +56,7 @@ export async function retireLocalKey(
   id: string,
   options: KeyringFileOptions & { destroy?: boolean; check?: (entry: KeyringEntry, doc: KeyringDocument) => void | Promise<void> } = {},
 ): Promise<KeyringEntry> {
-  return withKeyringLock(file, async () => {
+  return withFileLock(file, async () => {
     const doc = await loadLocalKeyring(file, options);
     const entry = doc.keys.find((k) => k.id === id);
     if (entry === undefined) throw new KeyringError(`key ${JSON.stringify(id)} is not in keyring ${file}`);
@@ -129,4 +81,23 @@ export function demotedAt(doc: KeyringDocument, id: string): string | undefined 
   if (entry === undefined || entry.state === 'primary') return undefined;
   const later = doc.keys.filter((k) => k.version > entry.version).sort((a, b) => a.version - b.version)[0];
   return later?.created;
+}
+
+/** Make `version` + 1 the primary; the old primary keeps decrypting. Returns the new entry. */
+export function rotateDocument(doc: KeyringDocument, now = new Date()): KeyringEntry {
+  const next = newKeyEntry(Math.max(...doc.keys.map((k) => k.version)) + 1, now);
+  for (const k of doc.keys) if (k.state === 'primary') k.state = 'decrypt-only';
+  doc.keys.push(next);
+  return next;
+}
+
+/** Stop a KEK from decrypting. `destroy` also deletes its material, which cannot be undone. */
+export function retireInDocument(doc: KeyringDocument, id: string, options: { destroy?: boolean; now?: Date } = {}): KeyringEntry {
+  const entry = doc.keys.find((k) => k.id === id);
+  if (entry === undefined) throw new KeyringError(`key ${JSON.stringify(id)} is not in the keyring`);
+  if (entry.state === 'primary') throw new KeyringError(`key ${JSON.stringify(id)} is the primary; rotate first, then retire it`);
+  entry.state = 'retired';
+  entry.retired = (options.now ?? new Date()).toISOString();
+  if (options.destroy) delete entry.material;
+  return entry;
 }
