@@ -8,8 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type { PayloadCodec } from '@temporalio/common';
-import { EnvelopeCodec, type EnvelopeCodecOptions, type KeyObserver, type KeyProvider } from '../../codecs/index.js';
-import { AwsKmsKeyring, LocalKeyring } from '../../keys/index.js';
+import { EnvelopeCodec, openKeyProviders, type EnvelopeCodecOptions, type KeyObserver, type KeyProvider } from '../../codecs/index.js';
 import { StaticKeyCodec } from '../lib/static-key-codec.js';
 
 export type Role = 'client' | 'worker';
@@ -76,8 +75,11 @@ function envelope(provider: KeyProvider, extra: Partial<EnvelopeCodecOptions> = 
   return { dataConverter: { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH }, calls, close: () => void provider.close?.() };
 }
 
-const awsKms = (role: Role, s: SharedResources): AwsKmsKeyring =>
-  new AwsKmsKeyring({ keys: [{ keyId: s.kms.keyArn }], region: s.kms.region, endpoint: s.kms.endpoints[role], credentials: MOTO_CREDENTIALS });
+// Key providers as README's "Register the codec" builds them: openKeyProviders, its defaults (the
+// keyring file watched for rotations, AWS KMS behind ResilientProvider).
+const localKeyring = (s: SharedResources): Promise<KeyProvider> => openKeyProviders({ local: { path: s.keyringPath } });
+const awsKms = (role: Role, s: SharedResources): Promise<KeyProvider> =>
+  openKeyProviders({ provider: 'aws-kms', awsKms: { keys: [{ keyId: s.kms.keyArn }], region: s.kms.region, endpoint: s.kms.endpoints[role], credentials: MOTO_CREDENTIALS } });
 
 export const VARIANTS: readonly Variant[] = [
   { id: 'none', label: 'no codec (baseline)', codec: 'none', open: async () => ({ dataConverter: {}, calls: noCalls(), close: () => {} }) },
@@ -92,12 +94,12 @@ export const VARIANTS: readonly Variant[] = [
     label: 'ours, local keyring',
     target: 0.9,
     codec: 'envelope',
-    open: async (_role, s) => envelope(await LocalKeyring.open({ path: s.keyringPath, create: false, watchIntervalMs: 0 })),
+    open: async (_role, s) => envelope(await localKeyring(s)),
   },
-  { id: 'kms-10ms', label: 'ours, AWS KMS +10 ms', kmsDelayMs: 10, target: 0.8, codec: 'envelope', open: async (role, s) => envelope(awsKms(role, s)) },
+  { id: 'kms-10ms', label: 'ours, AWS KMS +10 ms', kmsDelayMs: 10, target: 0.8, codec: 'envelope', open: async (role, s) => envelope(await awsKms(role, s)) },
   // Issue 18's branch keys go here, one KMS call per namespace and key lifetime instead of per workflow:
   // { id: 'kms-branch-10ms', label: 'ours, AWS KMS branch keys +10 ms', kmsDelayMs: 10, target: 0.8, codec: 'envelope',
-  //   open: async (role, s) => envelope(awsKms(role, s), { keyHierarchy: 'branch' }) },
+  //   open: async (role, s) => envelope(await awsKms(role, s), { keyHierarchy: 'branch' }) },
 ];
 
 export function variantById(id: string): Variant {
