@@ -42,7 +42,7 @@ beforeAll(async () => {
     print: (l) => printed.push(l),
     handleSignals: false,
   });
-  const keys = await openKeyProviders({ local: { path: keyring, watchIntervalMs: 0 } });
+  const keys = await openKeyProviders({ local: { path: keyring } });
   const connection = await Connection.connect({ address: dev.address });
   const client = new Client({ connection, dataConverter: { payloadCodecs: [new EnvelopeCodec({ keyProviders: keys })] } });
   const handle = await client.workflow.start('accessGrantSaga', { taskQueue: 'first-decode', workflowId: 'first-decode-1', args: [{ delegationToken: SECRET }] });
