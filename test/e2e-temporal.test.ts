@@ -201,6 +201,9 @@ describe('the temporal CLI through our codec server', () => {
     expect(err.stderr).toMatch(/Error: .*(401|Unauthorized|deadline exceeded)/);
     expect(`${err.stderr}${err.stdout}`).not.toContain(SECRETS.token);
     expect(audits().some((a) => a.principal === null && a.status === 401 && a.decision === 'unauthenticated')).toBe(true);
+    // The CLI never shows the 401's body, so the server's log says what was missing and what to pass.
+    const refused = audits().filter((a) => a.principal === null && a.status === 401);
+    expect(refused.at(-1)?.reason).toContain('the temporal CLI sends none without --codec-auth "Bearer <token>" (or TEMPORAL_CODEC_AUTH)');
   });
 });
 

@@ -130,7 +130,7 @@ describe('keys shred', () => {
     expect(r.stderr).toContain('pass --yes to confirm');
     r = await runCli(['keys', 'shred', '--shred-store', storeDir, '--yes']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--workflow <id> is required');
+    expect(r.stderr).toContain('--workflow-id <id> is required');
     r = await runCli(['keys', 'shred', '--workflow', 'w', '--yes']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--shred-store <dir>');

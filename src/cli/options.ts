@@ -125,3 +125,22 @@ export function temporalOptionsFrom(opts: Record<string, unknown>): TemporalConn
   }
   return out;
 }
+
+/**
+ * `-w, --workflow-id <id>`, as the `temporal` CLI spells it, on every command that takes one. The
+ * spelling `--workflow <id>` (keys shred's before) is accepted too, hidden from --help, so scripts
+ * written either way keep working.
+ */
+export function addWorkflowIdOption(cmd: Command, description: string): Command {
+  return cmd
+    .addOption(new Option('-w, --workflow-id <id>', description).argParser(parseNonEmpty))
+    .addOption(new Option('--workflow <id>', 'same as --workflow-id').argParser(parseNonEmpty).hideHelp());
+}
+
+/** The workflow id from either spelling; both given and different is a usage error. */
+export function workflowIdFrom(opts: Record<string, unknown>): string | undefined {
+  const id = opts.workflowId as string | undefined;
+  const alias = opts.workflow as string | undefined;
+  if (id !== undefined && alias !== undefined && id !== alias) throw new UsageError(`--workflow-id ${JSON.stringify(id)} and --workflow ${JSON.stringify(alias)} disagree: give one`);
+  return id ?? alias;
+}

@@ -30,9 +30,14 @@ export function buildProgram(io: CliIo, options: { jsonErrors?: boolean } = {}):
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      // With --json a script reads errors as JSON too, commander's parse errors included.
+      // With --json a script reads errors as JSON too, commander's parse errors included; without,
+      // they read like every other error: prefix, stable code, message.
       outputError: (s, write) =>
-        write(options.jsonErrors ? `${JSON.stringify({ error: { code: 'USAGE', message: s.replace(/^error: /, '').trim(), exitCode: EXIT.USAGE } })}\n` : s),
+        write(
+          options.jsonErrors
+            ? `${JSON.stringify({ error: { code: 'USAGE', message: s.replace(/^error: /, '').trim(), exitCode: EXIT.USAGE } })}\n`
+            : `temporal-envelope: ${s.replace(/^error: /, 'error USAGE: ')}`,
+        ),
     })
     .addHelpText('after', EXIT_CODES_HELP);
   registerServe(program, io);

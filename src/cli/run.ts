@@ -5,8 +5,8 @@ import { buildProgram } from './program.js';
 
 /**
  * Parse and run one command line; returns the exit code. Every error is caught here and printed
- * once: its message (messages never carry plaintext or key bytes), or with --json a JSON object on
- * stderr. Stack traces only with TEMPORAL_ENVELOPE_DEBUG=1.
+ * once: `temporal-envelope: error CODE: message` (messages never carry plaintext or key bytes),
+ * or with --json a JSON object on stderr. Stack traces only with TEMPORAL_ENVELOPE_DEBUG=1.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const json = argv.includes('--json');
@@ -25,7 +25,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     if (json) {
       io.stderr.write(`${JSON.stringify({ error: { code: errorCodeFor(err), message, exitCode: code } })}\n`);
     } else {
-      io.stderr.write(`temporal-envelope: error: ${message}\n`);
+      // The stable code, as --json gives it, so a human can search the docs and a log line for it.
+      io.stderr.write(`temporal-envelope: error ${errorCodeFor(err)}: ${message}\n`);
       if (code === EXIT.USAGE) io.stderr.write('Run with --help for usage.\n');
     }
     if (io.env.TEMPORAL_ENVELOPE_DEBUG === '1' && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);

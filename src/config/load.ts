@@ -32,12 +32,15 @@ export interface LoadConfigOptions {
   /** YAML or JSON file. */
   file?: string | undefined;
   env?: NodeJS.ProcessEnv;
+  /** Beneath the file and the environment (dev mode's settings, which TEMPORAL_ENVELOPE_* may change). */
+  defaults?: ConfigInput;
   /** Applied last (CLI flags such as --port). */
   overrides?: ConfigInput;
 }
 
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServerConfig> {
   let raw: Record<string, unknown> = {};
+  const defaults = options.defaults === undefined ? {} : (structuredClone(options.defaults) as Record<string, unknown>);
   const source = options.file ?? '(defaults)';
   if (options.file !== undefined) {
     let text: string;
@@ -53,6 +56,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<ServerConf
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidConfigError(`config ${options.file}: expected a mapping at the top level`);
   }
+  deepMerge(defaults, raw);
+  raw = defaults;
   applyEnv(raw, options.env ?? {});
   if (options.overrides) deepMerge(raw, options.overrides as Record<string, unknown>);
   return validateConfig(raw, source);

@@ -19,6 +19,8 @@ export interface AuditRecord {
   counts?: { payloads: number; decoded?: number; encoded?: number; leftSealed?: number; passthrough?: number; failed?: number };
   failures?: Record<string, number>;
   error?: string;
+  /** For a 401 (or the IdP's keys unavailable): why, and what to do. Never a credential. */
+  reason?: string;
   latencyMs: number;
   remoteAddress?: string;
 }

@@ -8,6 +8,7 @@ import type { ScopeSecretStore } from '../../keys/shred-store.js';
 import { forgetShreddedScopes } from '../../keys/shreddable-provider.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Authenticator } from './auth/authenticator.js';
+import { checkIssuerOnListen } from './auth/issuer-startup-check.js';
 import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
@@ -55,7 +56,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     observer: metrics.observer(),
   });
   const shredWatch = deps.shreds && deps.shreds.watchIntervalMs > 0 ? forgetShreddedScopes(deps.shreds.store, codec.keys, deps.shreds.watchIntervalMs) : undefined;
-  const auth = new Authenticator(config.auth, deps.extraTokens);
+  const auth = new Authenticator(config.auth, deps.extraTokens, { secure: Boolean(deps.https) });
   const policy = new Policy(config.policy);
   const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
 
@@ -104,7 +105,8 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   }
 
   if (shredWatch) app.addHook('onClose', async () => shredWatch.close());
-  registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
+  checkIssuerOnListen(app, auth, deps.logger, config.auth.jwt?.jwksUrl);
+  registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics, issuerProblem: () => auth.issuerProblem() });
   registerCodecRoutes(app, { config, codec, auth, throttle, policy, metrics, logger: deps.logger });
   if (auth.sessions) registerLoginRoutes(app, { config, auth, throttle, sessions: auth.sessions, secure: Boolean(deps.https) });
 

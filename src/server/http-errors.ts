@@ -3,6 +3,7 @@ import { isEnvelopeError, type EnvelopeErrorCode } from '../../primitives/errors
 /** Failures only the HTTP edge has: who is calling and what they sent. */
 export type HttpErrorCode =
   | 'UNAUTHENTICATED'
+  | 'ISSUER_UNAVAILABLE'
   | 'FORBIDDEN'
   | 'BAD_REQUEST'
   | 'RATE_LIMITED'
@@ -39,11 +40,14 @@ export class HttpError extends Error {
 export const unproven = (message: string) => new HttpError('UNAUTHENTICATED', message, { unproven: true });
 /** No credential, or an authentic one that no longer counts (expired, revoked, signed out). */
 export const unauthenticated = (message: string) => new HttpError('UNAUTHENTICATED', message);
+/** The IdP's keys could not be fetched, so a JWT could not be checked: retry later. */
+export const issuerUnavailable = (message: string) => new HttpError('ISSUER_UNAVAILABLE', message, { retryAfterSeconds: 5 });
 export const forbidden = (message: string) => new HttpError('FORBIDDEN', message);
 export const badRequest = (message: string) => new HttpError('BAD_REQUEST', message);
 
 const HTTP_STATUS: Record<HttpErrorCode, number> = {
   UNAUTHENTICATED: 401,
+  ISSUER_UNAVAILABLE: 503,
   FORBIDDEN: 403,
   BAD_REQUEST: 400,
   RATE_LIMITED: 429,

@@ -9,7 +9,7 @@ import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.j
 import { makeScope } from '../../../primitives/scope.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { addKeySourceOptions, keySourceFrom } from '../options.js';
+import { addKeySourceOptions, addWorkflowIdOption, keySourceFrom, workflowIdFrom } from '../options.js';
 import { parseNonEmpty } from '../parse.js';
 import { openKeyProvider } from '../providers.js';
 
@@ -34,12 +34,12 @@ export function registerCodecIo(program: Command, io: CliIo): void {
       .option('--in <file>', 'read the payload JSON from this file instead of stdin')
       .option('--out <file>', 'write the result to this file (mode 0600) instead of stdout')
       .option('-n, --namespace <namespace>', direction === 'encode' ? 'namespace to seal for (default "default")' : 'require payloads sealed for this namespace', parseNonEmpty)
-      .option('-w, --workflow-id <id>', direction === 'encode' ? 'workflow to seal for (omit for a namespace-scoped payload)' : 'require payloads sealed for this workflow', parseNonEmpty)
       .addHelpText('after', `\nExample:\n  echo '{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"IkhpIg=="}]}' | temporal-envelope ${direction === 'encode' ? 'encode --workflow-id order-1' : 'decode --in sealed.json'}`);
+    addWorkflowIdOption(cmd, direction === 'encode' ? 'workflow to seal for (omit for a namespace-scoped payload)' : 'require payloads sealed for this workflow');
     addKeySourceOptions(cmd).action(async (opts: Record<string, unknown>) => {
       const source = keySourceFrom(opts);
       const namespace = opts.namespace as string | undefined;
-      const workflowId = opts.workflowId as string | undefined;
+      const workflowId = workflowIdFrom(opts);
       if (direction === 'decode' && workflowId !== undefined && namespace === undefined) {
         throw new UsageError('--workflow-id needs --namespace when decoding (the scope to check payloads against)');
       }

@@ -4,15 +4,14 @@ import { FileScopeSecretStore } from '../../../keys/shred-store.js';
 import { confirmIrreversible } from '../confirm.js';
 import { UsageError } from '../errors.js';
 import { printJson, printLine, type CliIo } from '../io.js';
-import { addJsonOption } from '../options.js';
+import { addJsonOption, addWorkflowIdOption, workflowIdFrom } from '../options.js';
 import { parseNonEmpty } from '../parse.js';
 
 /** `keys shred`: destroy one workflow's secret so its payloads never open again (crypto-shredding). */
 export function registerKeysShred(keys: Command, io: CliIo): void {
-  const cmd = keys
-    .command('shred')
-    .description("make one workflow's payloads permanently unreadable by destroying its secret in the shred store")
-    .addOption(new Option('-w, --workflow <id>', 'workflow id to shred').argParser(parseNonEmpty))
+  const cmd = keys.command('shred')
+    .description("make one workflow's payloads permanently unreadable by destroying its secret in the shred store");
+  addWorkflowIdOption(cmd, 'workflow id to shred')
     .addOption(new Option('-n, --namespace <namespace>', 'namespace of the workflow').env('TEMPORAL_NAMESPACE').default('default').argParser(parseNonEmpty))
     .option('--namespace-scope', 'shred the namespace-scoped secret instead (payloads sealed without a workflow id, e.g. by the UI)')
     .addOption(new Option('--shred-store <dir>', 'the shred store the workers and codec servers use').env('TEMPORAL_ENVELOPE_SHRED_STORE').argParser(parseNonEmpty))
@@ -26,10 +25,10 @@ export function registerKeysShred(keys: Command, io: CliIo): void {
   addJsonOption(cmd).action(async (opts: Record<string, unknown>) => {
     const storeDir = opts.shredStore as string | undefined;
     if (storeDir === undefined) throw new UsageError('--shred-store <dir> (or TEMPORAL_ENVELOPE_SHRED_STORE) is required: it is where the secrets to destroy live');
-    const workflowId = opts.workflow as string | undefined;
+    const workflowId = workflowIdFrom(opts);
     const namespaceScope = opts.namespaceScope === true;
-    if (workflowId === undefined && !namespaceScope) throw new UsageError('--workflow <id> is required (or --namespace-scope to shred the namespace-scoped secret)');
-    if (workflowId !== undefined && namespaceScope) throw new UsageError('--workflow and --namespace-scope exclude each other');
+    if (workflowId === undefined && !namespaceScope) throw new UsageError('--workflow-id <id> is required (or --namespace-scope to shred the namespace-scoped secret)');
+    if (workflowId !== undefined && namespaceScope) throw new UsageError('--workflow-id and --namespace-scope exclude each other');
     const namespace = opts.namespace as string;
     const scope = makeScope(namespace, workflowId);
     const store = new FileScopeSecretStore(storeDir);

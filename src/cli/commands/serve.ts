@@ -18,6 +18,6 @@ export function registerServe(program: Command, io: CliIo): void {
         ...(opts.port === undefined ? {} : { port: opts.port }),
         env: io.env,
       });
-      printLine(io, `temporal-envelope codec server listening on ${server.url}`);
+      printLine(io, `temporal-envelope codec server listening on ${server.publicUrl}`);
     });
 }

@@ -1,9 +1,10 @@
 import type { ServerConfig } from '../../config/schema.js';
-import { unauthenticated, unproven } from '../http-errors.js';
+import { issuerUnavailable, unauthenticated, unproven } from '../http-errors.js';
 import { findCookie } from './cookie-header.js';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
 import type { Principal, VerifiedCredential } from './principal.js';
 import { SessionRevocations } from './session-revocations.js';
+import { explainMissingCredentials, RecentSignInHosts } from './session-hints.js';
 import { SessionSigner } from './session.js';
 import { StaticTokens, type StaticTokenEntry } from './static-tokens.js';
 
@@ -26,15 +27,24 @@ export class Authenticator {
   /** Active static tokens by the reference their sessions carry (SessionSigner.tokenRef). */
   private readonly sessionTokens = new Map<string, StaticTokenEntry>();
   private readonly revocations = new SessionRevocations();
+  /** Where /login issued sessions lately: to explain a request that comes without one. */
+  private readonly signIns: RecentSignInHosts | undefined;
 
   constructor(
     private readonly config: ServerConfig['auth'],
     extraTokens: readonly { principal: string; sha256: string; groups: readonly string[] }[] = [],
+    private readonly options: { secure?: boolean } = {},
   ) {
     this.tokens = new StaticTokens([...config.staticTokens, ...extraTokens.map((t) => ({ ...t, revoked: false }))]);
     this.jwt = config.jwt ? new JwtVerifier(config.jwt) : undefined;
     this.sessions = config.session.enabled ? new SessionSigner(config.session.secret, config.session.ttlSeconds) : undefined;
     if (this.sessions) for (const e of this.tokens.active()) this.sessionTokens.set(this.sessions.tokenRef(e.sha256.replace(/^sha256:/, '')), e);
+    this.signIns = this.sessions ? new RecentSignInHosts(config.session.ttlSeconds * 1000) : undefined;
+  }
+
+  /** /login issued a session on this host (Host header): remembered to explain a 401 on another. */
+  noteSignIn(host: string | undefined): void {
+    if (host !== undefined) this.signIns?.note(host);
   }
 
   async authenticate(headers: Headers): Promise<Principal> {
@@ -47,7 +57,40 @@ export class Authenticator {
     const cookie = this.sessions ? findCookie(header(headers, 'cookie'), this.config.session.cookieName) : { kind: 'absent' as const };
     if (cookie.kind === 'malformed') throw unauthenticated(`session cookie ${cookie.reason}; log in again at /login`);
     if (cookie.kind === 'value') return this.sessionPrincipal(cookie.value);
-    throw unauthenticated('no credentials: send "Authorization: Bearer <token>" or log in at /login');
+    const forwardedHttps = header(headers, 'x-forwarded-proto') === 'https';
+    throw unauthenticated(
+      explainMissingCredentials({
+        origin: header(headers, 'origin'),
+        host: header(headers, 'host'),
+        userAgent: header(headers, 'user-agent'),
+        scheme: this.options.secure || forwardedHttps ? 'https' : 'http',
+        signIns: this.signIns,
+      }),
+    );
+  }
+
+  /**
+   * Fetch the JWT issuer's keys now: why they could not be fetched, or undefined (also without
+   * auth.jwt). For start-up, so an unreachable JWKS URL shows before the first sign-in fails on it.
+   */
+  async probeIssuer(): Promise<string | undefined> {
+    return this.jwt?.probe();
+  }
+
+  /**
+   * For /readyz: why no JWT can be verified, or undefined. Only while the issuer's keys have never
+   * been fetched (a mistyped or unreachable auth.jwt.jwksUrl keeps a new deployment from becoming
+   * ready instead of replacing working replicas); once fetched, jose keeps them through a failed
+   * refresh, so an IdP blip does not take every replica out of service.
+   */
+  async issuerProblem(): Promise<string | undefined> {
+    if (this.jwt === undefined || this.jwt.hasKeys) return undefined;
+    return this.jwt.probe();
+  }
+
+  /** The JWKS URL as messages name it (no query), with auth.jwt. */
+  get jwksLocation(): string | undefined {
+    return this.jwt?.jwksLocation;
   }
 
   async verifyToken(token: string): Promise<Principal> {
@@ -62,6 +105,7 @@ export class Authenticator {
     if (this.jwt && looksLikeJwt(token)) {
       const r = await this.jwt.verify(token);
       if (r.ok) return r.credential;
+      if (r.issuerUnavailable) throw issuerUnavailable(r.reason);
       throw r.unproven ? unproven(r.reason) : unauthenticated(r.reason);
     }
     throw unproven('token is not recognised');

@@ -1,11 +1,21 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import type { ServerConfig } from '../../config/schema.js';
 import type { VerifiedCredential } from './principal.js';
 
 type JwtConfig = NonNullable<ServerConfig['auth']['jwt']>;
 
-/** Result of checking a bearer token that looks like a JWT. */
-export type JwtResult = { ok: true; credential: VerifiedCredential } | { ok: false; reason: string; unproven: boolean };
+/**
+ * Result of checking a bearer token that looks like a JWT. `issuerUnavailable`: the issuer's keys
+ * could not be fetched, so the token was never checked — the server's problem, not the caller's.
+ */
+export type JwtResult = { ok: true; credential: VerifiedCredential } | { ok: false; reason: string; unproven: boolean; issuerUnavailable?: boolean };
+
+/** The JWKS could not be fetched or read: network error, timeout, a status other than 200, not a key set. */
+class IssuerKeysUnavailable extends Error {
+  constructor(readonly why: string) {
+    super(why);
+  }
+}
 
 /**
  * OIDC access tokens verified against the issuer's JWKS (fetched and cached by jose), with issuer,
@@ -13,15 +23,37 @@ export type JwtResult = { ok: true; credential: VerifiedCredential } | { ok: fal
  */
 export class JwtVerifier {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  /** Where the keys come from, as messages name it: the URL without its query (which could carry a secret). */
+  readonly jwksLocation: string;
 
   constructor(private readonly config: JwtConfig) {
-    this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+    const url = new URL(config.jwksUrl);
+    this.jwksLocation = `${url.origin}${url.pathname}`;
+    this.jwks = createRemoteJWKSet(url, { timeoutDuration: 5000, cooldownDuration: 30_000 });
+  }
+
+  /** A key set has been fetched at least once (jose keeps the last one when a refetch fails). */
+  get hasKeys(): boolean {
+    return this.jwks.jwks() !== undefined;
+  }
+
+  /**
+   * Fetch the issuer's keys now (start-up, readiness): undefined when they came, else why not, so a
+   * JWKS URL that cannot be reached is in the log before the first operator's login fails on it.
+   */
+  async probe(): Promise<string | undefined> {
+    try {
+      await this.jwks.reload();
+      return undefined;
+    } catch (err) {
+      return `issuer keys could not be fetched from ${this.jwksLocation} (${fetchFailure(err)})`;
+    }
   }
 
   async verify(token: string): Promise<JwtResult> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.jwks, {
+      ({ payload } = await jwtVerify(token, this.keyFor, {
         issuer: this.config.issuer,
         audience: this.config.audience,
         algorithms: this.config.algorithms,
@@ -29,6 +61,7 @@ export class JwtVerifier {
         requiredClaims: ['exp'],
       }));
     } catch (err) {
+      if (err instanceof IssuerKeysUnavailable) return { ok: false, reason: `issuer keys could not be fetched from ${this.jwksLocation} (${err.why})`, unproven: false, issuerUnavailable: true };
       return { ok: false, reason: describe(err), unproven: isUnproven(err) };
     }
     const sub = payload[this.config.subjectClaim];
@@ -36,6 +69,31 @@ export class JwtVerifier {
     // requiredClaims makes jose insist on a numeric exp; a session from this token ends there.
     return { ok: true, credential: { principal: { id: sub, groups: groupsOf(payload, this.config.groupClaims), via: 'jwt' }, expiresAt: payload.exp! } };
   }
+
+  /**
+   * jose's key getter both fetches the key set and picks a key from it. Choosing fails for the
+   * token's reasons (no key with its kid, several, an algorithm it cannot use); anything else it
+   * throws happened fetching or reading the set, which says nothing about the token.
+   */
+  private readonly keyFor = async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
+    try {
+      return await this.jwks(header, input);
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys || err instanceof joseErrors.JOSENotSupported || err instanceof joseErrors.JOSEAlgNotAllowed) throw err;
+      throw new IssuerKeysUnavailable(fetchFailure(err));
+    }
+  };
+}
+
+/** Why a JWKS fetch failed, in a few words: the network error's code, a timeout, or what came back. */
+function fetchFailure(err: unknown): string {
+  if (err instanceof joseErrors.JWKSTimeout) return 'timed out';
+  if (err instanceof joseErrors.JWKSInvalid) return 'the answer is not a JSON Web Key Set';
+  if (err instanceof joseErrors.JOSEError) return err.message.startsWith('Expected 200 OK') ? 'the answer was not 200 OK' : 'the answer is not a JSON Web Key Set';
+  // fetch() rejects with "fetch failed" and the socket error as its cause.
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  return err instanceof Error ? err.message : 'unknown error';
 }
 
 export function looksLikeJwt(token: string): boolean {
@@ -54,12 +112,11 @@ function groupsOf(payload: JWTPayload, claims: readonly string[]): string[] {
 
 /**
  * Did the token fail to prove it came from the issuer? jose checks the signature before any claim,
- * so an expired or wrong-audience token was signed by the issuer: not a guess. A token the issuer
- * keys could not be fetched for is our problem, not the caller's.
+ * so an expired or wrong-audience token was signed by the issuer: not a guess. (A token whose
+ * issuer keys could not be fetched never gets here: see keyFor.)
  */
 function isUnproven(err: unknown): boolean {
   if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired) return false;
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return false;
   // Bad signature, unknown key, disallowed alg (none, HS256), malformed token or header.
   return err instanceof joseErrors.JOSEError;
 }
@@ -71,8 +128,6 @@ function describe(err: unknown): string {
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature does not verify';
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'token was signed by a key the issuer does not publish';
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError) {
-    return err.code === 'ERR_JWKS_TIMEOUT' ? 'issuer keys could not be fetched' : `token rejected (${err.code})`;
-  }
+  if (err instanceof joseErrors.JOSEError) return `token rejected (${err.code})`;
   return 'token could not be verified';
 }

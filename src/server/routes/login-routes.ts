@@ -5,6 +5,7 @@ import type { FailedAuthThrottle } from '../auth/failed-auth-throttle.js';
 import type { SessionSigner } from '../auth/session.js';
 import { errorHeaders, toHttp, unauthenticated } from '../http-errors.js';
 import { checkSameOrigin } from '../same-origin.js';
+import { loginPageNotes, type LoginPageNotes } from '../auth/session-hints.js';
 
 interface Deps {
   config: Readonly<ServerConfig>;
@@ -14,7 +15,7 @@ interface Deps {
   secure: boolean;
 }
 
-const PAGE = (message: string) => `<!doctype html>
+const PAGE = (message: string, notes: LoginPageNotes) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>temporal-envelope: operator login</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;margin:.3rem 0}</style>
@@ -28,6 +29,9 @@ const PAGE = (message: string) => `<!doctype html>
 <button type="submit">Sign in</button>
 </form>
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>
+<h2>Where this sign-in works</h2>
+<p id="cookie-host">${escapeHtml(notes.cookie)}</p>
+${notes.origins.length ? `<p>Temporal UIs allowed to call this server (cors.origins):</p>\n<ul id="ui-origins">${notes.origins.map((o) => `<li>${escapeHtml(o)}</li>`).join('')}</ul>` : '<p id="ui-origins">No Temporal UI may call this server from a browser: cors.origins is empty.</p>'}
 </body></html>
 `;
 
@@ -48,7 +52,12 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
-  app.get('/login', async (_req, reply) => html(reply, 200, ''));
+  // Every page says where its cookie will work: signing in on one host name while the UI calls
+  // another (127.0.0.1 vs localhost) is the commonest reason a UI shows only ciphertext.
+  const page = (req: FastifyRequest, reply: FastifyReply, status: number, message: string) =>
+    html(reply, status, message, loginPageNotes(req.protocol, req.host, config.cors.origins));
+
+  app.get('/login', async (req, reply) => page(req, reply, 200, ''));
 
   // The per-address request limit (no principal yet), on top of the failed-authentication throttle.
   const rateLimit = config.rateLimit.enabled ? { config: { rateLimit: {} } } : {};
@@ -58,14 +67,14 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
     const check = checkSameOrigin(req);
     if (check.ok) return;
     req.log.info({ audit: { route, principal: null, decision: 'denied', error: 'CROSS_ORIGIN', remoteAddress: req.ip } }, `audit ${route} denied`);
-    return wantsJson(req) ? reply.code(403).send({ error: { code: 'FORBIDDEN', message: `refused: ${check.reason}` } }) : html(reply, 403, `Refused: ${check.reason}.`);
+    return wantsJson(req) ? reply.code(403).send({ error: { code: 'FORBIDDEN', message: `refused: ${check.reason}` } }) : page(req, reply, 403, `Refused: ${check.reason}.`);
   };
 
   app.post('/login', { ...rateLimit, onRequest: sameOriginOnly('/login') }, async (req, reply) => {
     const token = (req.body as { token?: unknown } | undefined)?.token;
     const json = wantsJson(req);
     if (typeof token !== 'string' || token.length === 0 || token.length > 16_384) {
-      return json ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : html(reply, 400, 'Enter a token.');
+      return json ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : page(req, reply, 400, 'Enter a token.');
     }
     try {
       const credential = await throttle.guard(req.ip, () => auth.verifyCredential(token.trim()));
@@ -75,14 +84,15 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
       if (!session) throw unauthenticated('token expires too soon to start a session');
       const maxAge = session.claims.exp - session.claims.iat;
       void reply.header('set-cookie', `${name}=${session.cookie}; ${attrs}; Max-Age=${maxAge}`);
+      auth.noteSignIn(req.host);
       req.log.info({ audit: { route: '/login', principal: principal.id, via: principal.via, decision: 'allowed' } }, 'audit /login allowed');
-      return json ? { principal: principal.id, expiresInSeconds: maxAge } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
+      return json ? { principal: principal.id, expiresInSeconds: maxAge } : page(req, reply, 200, `Signed in as ${principal.id} on ${req.hostname}. You can close this tab and reload the Temporal UI.`);
     } catch (err) {
       const { status, body } = toHttp(err);
       const headers = errorHeaders(err);
       if (headers) void reply.headers(headers);
-      req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code } }, 'audit /login unauthenticated');
-      return json ? reply.code(status).send(body) : html(reply, status, `Sign-in failed: ${body.error.message}`);
+      req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code, reason: body.error.message } }, 'audit /login unauthenticated');
+      return json ? reply.code(status).send(body) : page(req, reply, status, `Sign-in failed: ${body.error.message}`);
     }
   });
 
@@ -91,7 +101,7 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
     const principal = auth.endSession(req.headers) ?? null;
     req.log.info({ audit: { route: '/logout', principal, decision: principal ? 'signed-out' : 'no-session' } }, 'audit /logout');
     void reply.header('set-cookie', `${name}=; ${attrs}; Max-Age=0`);
-    return html(reply, 200, 'Signed out.');
+    return page(req, reply, 200, 'Signed out.');
   });
 }
 
@@ -99,13 +109,13 @@ function wantsJson(req: FastifyRequest): boolean {
   return req.headers['content-type']?.startsWith('application/json') ?? false;
 }
 
-function html(reply: FastifyReply, status: number, message: string) {
+function html(reply: FastifyReply, status: number, message: string, notes: LoginPageNotes) {
   return reply
     .code(status)
     .type('text/html; charset=utf-8')
     .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
     .header('x-frame-options', 'DENY')
-    .send(PAGE(message));
+    .send(PAGE(message, notes));
 }
 
 function escapeHtml(s: string): string {
