@@ -34,6 +34,13 @@ export interface KeyProvider {
   readonly name: string;
   /** The key id new data keys are wrapped with right now (changes on rotation). */
   primaryKeyId(): string;
+  /**
+   * True when the provider binds a branch key's scope (primitives/branch-key.ts, `isBranchKeyScope`)
+   * to a wrap context of its own, apart from every data key's: LocalKeyring and AwsKmsKeyring do,
+   * and wrappers (ForwardingProvider) pass it on. Only such providers are used under branch keys
+   * (format v2); one that would wrap a branch key like a namespace's data key is refused.
+   */
+  readonly wrapsBranchKeys?: boolean | undefined;
   /** True if this provider can be asked to unwrap data keys wrapped by `keyId`. */
   handles(keyId: string): boolean;
   generateDataKey(scope: Scope): Promise<GeneratedDataKey>;

@@ -1,5 +1,6 @@
 /**
- * The temporal-envelope wire format, version 1. Documented for humans in docs/wire-format.md; the
+ * The temporal-envelope wire format, version 1 (version 2, branch-derived data keys, is format-v2.ts;
+ * format-versions.ts reads either). Documented for humans in docs/wire-format.md; the
  * known-answer vectors in test/vectors/ pin it.
  *
  *   Temporal Server <--> Wire <--> EnvelopeCodec <--> PayloadConverter <--> User code
@@ -54,7 +55,7 @@ export interface EnvelopeHeader {
 }
 
 const AAD_LABEL = 'temporal-envelope/v1/payload';
-const MAX_KEY_ID_BYTES = 2048;
+export const MAX_KEY_ID_BYTES = 2048;
 const MAX_WRAPPED_DEK_BYTES = 4096;
 
 const AAD_LABEL_BYTES = utf8.encode(AAD_LABEL);
@@ -130,7 +131,7 @@ export function sealTemplate(header: EnvelopeHeader): SealTemplate {
 
 
 
-export function buildSealedPayload(template: SealTemplate, box: Uint8Array): Payload {
+export function buildSealedPayload(template: Pick<SealTemplate, 'metadata'>, box: Uint8Array): Payload {
   // A fresh object per payload; its byte arrays are shared with other payloads of the same key and
   // are never written to.
   return { metadata: { ...template.metadata }, data: box };
@@ -180,18 +181,8 @@ export function parseHeader(payload: Payload): { header: EnvelopeHeader; box: Ui
   };
 }
 
-/** Scope and key id of a sealed payload without opening it (for authorization before any KMS call). */
-export function peekScope(payload: Payload): { scope: Scope; keyId: string } | undefined {
-  if (!isEnvelopePayload(payload)) return undefined;
-  try {
-    const { header } = parseHeader(payload);
-    return { scope: header.scope, keyId: header.keyId };
-  } catch {
-    return undefined;
-  }
-}
-
-function bytes(meta: Record<string, Uint8Array | null | undefined>, key: string, max: number): Uint8Array {
+/** A metadata field's bytes: present, not empty, at most `max` long (format-v2.ts reads its fields the same way). */
+export function bytes(meta: Record<string, Uint8Array | null | undefined>, key: string, max: number): Uint8Array {
   const v = meta[key];
   if (!(v instanceof Uint8Array)) throw new MalformedPayloadError(`metadata "${key}" is missing`);
   if (v.length === 0) throw new MalformedPayloadError(`metadata "${key}" is empty`);
@@ -199,7 +190,8 @@ function bytes(meta: Record<string, Uint8Array | null | undefined>, key: string,
   return v;
 }
 
-function text(meta: Record<string, Uint8Array | null | undefined>, key: string, max: number): string {
+/** A metadata field as strict UTF-8. */
+export function text(meta: Record<string, Uint8Array | null | undefined>, key: string, max: number): string {
   const v = bytes(meta, key, max);
   try {
     return utf8Strict.decode(v);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
-import { peekScope } from '../../../primitives/format.js';
+import { peekScope } from '../../../primitives/format-versions.js';
 import { UsageTally, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { TemporalConnectionOptions } from '../options.js';
