@@ -10,7 +10,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { withBranchKeys } from '../keys/branch-key-provider.js';
+import { withBranchKeys, type BranchKeyProvider } from '../keys/branch-key-provider.js';
 import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
 import { ProviderSet } from '../keys/provider-set.js';
@@ -114,6 +114,7 @@ interface ReadPayload {
 export class EnvelopeCodec implements PayloadCodec {
   readonly keys: DataKeyCache;
   readonly keyHierarchy: KeyHierarchy;
+  private readonly branchLayers: readonly BranchKeyProvider[];
   private readonly defaultNamespace: string;
   private readonly algorithm: AeadAlgorithm;
   private readonly compression: Compression | undefined;
@@ -154,12 +155,22 @@ export class EnvelopeCodec implements PayloadCodec {
       ...(options.random ? { random: options.random } : {}),
     };
     const layered = providers.map((p, i) => withBranchKeys(p, { ...branch, keyHierarchy: i === 0 ? this.keyHierarchy : 'per-workflow' }));
-    this.keys = new DataKeyCache(new ProviderSet(layered), {
+    this.branchLayers = layered.map((l) => l.layer);
+    this.keys = new DataKeyCache(new ProviderSet(layered.map((l) => l.provider)), {
       ...options.cache,
       observer: cacheObserver,
       ...(options.clock ? { clock: options.clock } : {}),
       cipherMessageLimit: aeadSuite(this.algorithm).maxMessagesPerKey,
     });
+  }
+
+  /**
+   * Wipe every key this codec holds (data keys and branch keys) and stop its purge timers. The key
+   * providers it was given stay open: they are the caller's to close.
+   */
+  close(): void {
+    this.keys.close();
+    for (const layer of this.branchLayers) layer.wipe();
   }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {

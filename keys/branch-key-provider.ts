@@ -162,11 +162,16 @@ export class BranchKeyProvider implements KeyProvider {
     return { sealingEntries: this.sealing.size, openingEntries: this.opening.size };
   }
 
-  /** Wipe every branch key and stop the purge timer; then close the KEK provider. */
-  async close(): Promise<void> {
+  /** Wipe every branch key and stop the purge timer, leaving the KEK provider open (the codec's close()). */
+  wipe(): void {
     clearInterval(this.purgeTimer);
     this.sealing.clear();
     this.opening.clear();
+  }
+
+  /** wipe(), then close the KEK provider. */
+  async close(): Promise<void> {
+    this.wipe();
     await this.inner.close?.();
   }
 
@@ -242,9 +247,13 @@ export class BranchKeyProvider implements KeyProvider {
  * the branch key, never into the branch key). The EnvelopeCodec calls this for each provider it is
  * given, so every codec reads format v2, and seals it with keyHierarchy "branch".
  */
-export function withBranchKeys(provider: KeyProvider, options: BranchKeyOptions): KeyProvider {
-  if (provider instanceof ShreddableKeyProvider) return new ShreddableKeyProvider(withBranchKeys(provider.inner, options), provider.store);
-  return new BranchKeyProvider(provider, options);
+export function withBranchKeys(provider: KeyProvider, options: BranchKeyOptions): { provider: KeyProvider; layer: BranchKeyProvider } {
+  if (provider instanceof ShreddableKeyProvider) {
+    const inner = withBranchKeys(provider.inner, options);
+    return { provider: new ShreddableKeyProvider(inner.provider, provider.store), layer: inner.layer };
+  }
+  const layer = new BranchKeyProvider(provider, options);
+  return { provider: layer, layer };
 }
 
 // A plain string, as DataKeyCache's ids: only branch keys that unwrapped are ever stored.

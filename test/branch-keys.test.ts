@@ -275,6 +275,16 @@ describe('the branch-key layer in its place', () => {
     expect(versionOf(v1!)).toBe('1');
   });
 
+  it("close() wipes the codec's branch keys and data keys, and leaves its providers open", async () => {
+    const codec = new EnvelopeCodec({ keyProviders: ring, keyHierarchy: 'branch' });
+    await codec.encode([jsonPayload('x')], wf('default', 'w'));
+    expect(branchLayer(codec).stats()).toEqual({ sealingEntries: 1, openingEntries: 1 });
+    codec.close();
+    expect(branchLayer(codec).stats()).toEqual({ sealingEntries: 0, openingEntries: 0 });
+    expect(codec.keys.stats()).toEqual({ encryptEntries: 0, decryptEntries: 0 });
+    await expect(ring.generateDataKey(makeScope('default'))).resolves.toBeDefined();
+  });
+
   it('validates its options by name', () => {
     expect(() => new EnvelopeCodec({ keyProviders: ring, keyHierarchy: 'tree' as never })).toThrow(/codec "keyHierarchy" expected "per-workflow" or "branch", got "tree"/);
     expect(() => new EnvelopeCodec({ keyProviders: ring, keyHierarchy: 'branch', branchKeyMaxAgeMs: 0 })).toThrow(/"branchKeyMaxAgeMs" expected a positive whole number, got 0/);
@@ -307,7 +317,6 @@ describe('HKDF-SHA256', () => {
 });
 
 function branchLayer(codec: EnvelopeCodec): BranchKeyProvider {
-  // The codec's one provider set, whose first provider is the branch layer it put in.
-  const set = (codec.keys as unknown as { provider: { providers: KeyProvider[] } }).provider;
-  return set.providers[0] as BranchKeyProvider;
+  // The layer the codec put over its first provider.
+  return (codec as unknown as { branchLayers: BranchKeyProvider[] }).branchLayers[0]!;
 }
