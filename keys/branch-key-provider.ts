@@ -13,7 +13,9 @@ import {
 } from '../primitives/branch-key.js';
 import { InvalidConfigError, KmsUnavailableError, TamperedCiphertextError, UnsupportedFormatError, isEnvelopeError } from '../primitives/errors.js';
 import type { Scope } from '../primitives/scope.js';
-import type { GeneratedDataKey, KekInfo, KeyObserver, KeyProvider } from './key-provider.js';
+import { ForwardingProvider } from './forwarding-provider.js';
+import { observeKmsCall, type GeneratedDataKey, type KeyObserver, type KeyProvider } from './key-provider.js';
+import { startPurgeTimer } from './purge-timer.js';
 import { ShreddableKeyProvider } from './shreddable-provider.js';
 
 export interface BranchKeyOptions {
@@ -48,7 +50,6 @@ interface BranchKeyEntry {
 }
 
 const DEFAULTS = { branchKeyMaxAgeMs: 60 * 60 * 1000, staleGraceMs: 15 * 60 * 1000, decryptMaxAgeMs: 60 * 60 * 1000, maxEntries: 1000 } as const;
-const PURGE_EVERY_MS = 60_000;
 
 /**
  * The branch-key layer over a KEK provider (LocalKeyring, AwsKmsKeyring, usually behind
@@ -63,7 +64,7 @@ const PURGE_EVERY_MS = 60_000;
  * Branch keys are wiped when they leave their caches: expired, evicted or closed; an unref'd timer
  * purges expired ones. The EnvelopeCodec puts this layer in by itself (see withBranchKeys).
  */
-export class BranchKeyProvider implements KeyProvider {
+export class BranchKeyProvider extends ForwardingProvider {
   readonly keyHierarchy: KeyHierarchy;
   private readonly o: Required<Omit<BranchKeyOptions, 'keyHierarchy' | 'observer'>>;
   private readonly observer: KeyObserver;
@@ -72,10 +73,8 @@ export class BranchKeyProvider implements KeyProvider {
   private readonly inflight = new Map<string, Promise<BranchKeyEntry>>();
   private readonly purgeTimer: NodeJS.Timeout;
 
-  constructor(
-    readonly inner: KeyProvider,
-    options: BranchKeyOptions = {},
-  ) {
+  constructor(inner: KeyProvider, options: BranchKeyOptions = {}) {
+    super(inner);
     const hierarchy = options.keyHierarchy ?? 'per-workflow';
     if (!isKeyHierarchy(hierarchy)) throw new InvalidConfigError(`"keyHierarchy" expected "per-workflow" or "branch", got ${JSON.stringify(hierarchy)}`);
     if (hierarchy === 'branch' && inner.wrapsBranchKeys !== true) {
@@ -93,40 +92,10 @@ export class BranchKeyProvider implements KeyProvider {
     };
     this.sealing = new LRUCache({ max: this.o.maxEntries, ttl: this.o.branchKeyMaxAgeMs + this.o.staleGraceMs, ...clock, dispose: wipe });
     this.opening = new LRUCache({ max: this.o.maxEntries, ttl: this.o.decryptMaxAgeMs, ...clock, dispose: wipe });
-    // Holds the provider weakly, as DataKeyCache's timer does: a provider nobody uses is collected and its timer stops.
-    const self = new WeakRef(this);
-    const timer = setInterval(
-      () => {
-        const p = self.deref();
-        if (p === undefined) clearInterval(timer);
-        else p.purgeExpired();
-      },
-      Math.min(PURGE_EVERY_MS, this.o.branchKeyMaxAgeMs + this.o.staleGraceMs, this.o.decryptMaxAgeMs),
-    );
-    timer.unref();
-    this.purgeTimer = timer;
+    this.purgeTimer = startPurgeTimer(this, Math.min(this.o.branchKeyMaxAgeMs + this.o.staleGraceMs, this.o.decryptMaxAgeMs));
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get wrapsBranchKeys(): boolean | undefined {
-    return this.inner.wrapsBranchKeys;
-  }
-  primaryKeyId(): string {
-    return this.inner.primaryKeyId();
-  }
-  handles(keyId: string): boolean {
-    return this.inner.handles(keyId);
-  }
-  listKeys(): Promise<readonly KekInfo[]> {
-    return this.inner.listKeys();
-  }
-  checkReady(): Promise<void> {
-    return this.inner.checkReady();
-  }
-
-  async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+  override async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
     // A branch scope from a layer above (another BranchKeyProvider) is the KEK provider's business.
     if (this.keyHierarchy === 'per-workflow' || isBranchKeyScope(scope)) return this.kms('generate', () => this.inner.generateDataKey(scope));
     const dekSalt = Uint8Array.from(this.o.random(DEK_SALT_BYTES));
@@ -139,7 +108,7 @@ export class BranchKeyProvider implements KeyProvider {
     throw new KmsUnavailableError(`the branch key for namespace ${JSON.stringify(scope.namespace)} left the cache repeatedly before use; retry`);
   }
 
-  async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+  override async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
     const pair = isBranchKeyScope(scope) ? undefined : unpackBranchWrapped(wrapped);
     if (pair === undefined) return this.kms('decrypt', () => this.inner.decryptDataKey(keyId, wrapped, scope));
     if (this.inner.wrapsBranchKeys !== true) throw new UnsupportedFormatError(`a version-2 payload needs a KEK provider that unwraps branch keys; ${JSON.stringify(this.inner.name)} does not`);
@@ -170,7 +139,7 @@ export class BranchKeyProvider implements KeyProvider {
   }
 
   /** wipe(), then close the KEK provider. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.wipe();
     await this.inner.close?.();
   }
@@ -227,17 +196,9 @@ export class BranchKeyProvider implements KeyProvider {
     return p;
   }
 
-  /** A call to the KEK provider, timed and told to the observer as a KMS call. */
-  private async kms<T>(op: 'generate' | 'decrypt', call: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      const out = await call();
-      this.observer.onKmsCall?.(op, this.inner.name, 'ok', (performance.now() - start) / 1000);
-      return out;
-    } catch (err) {
-      this.observer.onKmsCall?.(op, this.inner.name, 'error', (performance.now() - start) / 1000);
-      throw err;
-    }
+  /** A call to the KEK provider, told to the observer as a KMS call. */
+  private kms<T>(op: 'generate' | 'decrypt', call: () => Promise<T>): Promise<T> {
+    return observeKmsCall(this.observer, op, this.inner.name, call);
   }
 }
 

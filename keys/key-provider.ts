@@ -58,3 +58,16 @@ export interface KeyObserver {
   onCacheHit?(cache: 'encrypt' | 'decrypt'): void;
   onCacheMiss?(cache: 'encrypt' | 'decrypt'): void;
 }
+
+/** Run one call to a KEK provider, timing it and telling the observer as a KMS call with its outcome. */
+export async function observeKmsCall<T>(observer: KeyObserver, op: 'generate' | 'decrypt', provider: string, call: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    const out = await call();
+    observer.onKmsCall?.(op, provider, 'ok', (performance.now() - start) / 1000);
+    return out;
+  } catch (err) {
+    observer.onKmsCall?.(op, provider, 'error', (performance.now() - start) / 1000);
+    throw err;
+  }
+}

@@ -9,24 +9,16 @@
  * stream in place of the random source, so re-sealing gives the same bytes.
  */
 import type { Payload } from '@temporalio/common';
-import { EnvelopeCodec, LocalKeyring, makeScope, type AeadAlgorithm, type Compression, type KeyProvider } from '../../codecs/index.js';
+import { EnvelopeCodec, LocalKeyring, makeScope, type KeyProvider } from '../../codecs/index.js';
 import { ShreddableKeyProvider } from '../../keys/shreddable-provider.js';
 import { branchKeyScope, deriveBranchDataKey } from '../../primitives/branch-key.js';
 import { deterministicRandom } from '../support/deterministic-random.js';
 import { MemoryScopeSecretStore } from '../support/memory-shred-store.js';
 import { jsonPayload, toProtoJson } from '../support/payloads.js';
-import { VECTOR_KEYRING, generate as generateV1 } from './generate.js';
+import { VECTOR_KEYRING, generate as generateV1, type Case } from './generate.js';
 
-export interface V2Case {
-  name: string;
-  algorithm: AeadAlgorithm;
-  compression: Compression | false;
-  namespace: string;
-  workflowId?: string;
-  input: Payload;
-  /** Seal under this KEK as primary (default: the keyring's primary). */
-  kek?: string;
-  /** Crypto-shreddable: the scope's secret comes from this seed (published, test only). */
+export interface V2Case extends Case {
+  /** Crypto-shreddable: the scope's secret is the case's published test secret (shredSecretOf). */
   shreddable?: boolean;
 }
 
