@@ -5,13 +5,14 @@ import type { Payload } from '@temporalio/common';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EnvelopeCodec, KmsUnavailableError, LocalKeyring, isEnvelopeError, makeScope, type AeadAlgorithm } from '../codecs/index.js';
-import { rotateDocument, writeKeyring } from '../keys/admin/rotation.js';
+import { retireInDocument, rotateDocument, writeKeyring } from '../keys/admin/rotation.js';
 import { BranchKeyProvider, withBranchKeys } from '../keys/branch-key-provider.js';
 import { ForwardingProvider } from '../keys/forwarding-provider.js';
 import type { KeyProvider } from '../keys/key-provider.js';
 import { newKeyringDocument } from '../keys/keyring-file.js';
 import { ShreddableKeyProvider } from '../keys/shreddable-provider.js';
 import { branchKeyScope, unpackBranchWrapped } from '../primitives/branch-key.js';
+import { peekScope } from '../primitives/format-versions.js';
 import { hkdfSha256 } from '../primitives/hkdf.js';
 import { CountingProvider } from './support/counting-provider.js';
 import { MemoryScopeSecretStore } from './support/memory-shred-store.js';
@@ -283,6 +284,16 @@ describe('the branch-key layer in its place', () => {
     expect(branchLayer(codec).stats()).toEqual({ sealingEntries: 0, openingEntries: 0 });
     expect(codec.keys.stats()).toEqual({ encryptEntries: 0, decryptEntries: 0 });
     await expect(ring.generateDataKey(makeScope('default'))).resolves.toBeDefined();
+  });
+
+  it('keys usage and retirement see v2 payloads by their KEK: peekScope reads scope and key id without a key; a retired KEK no longer unwraps branch keys', async () => {
+    const doc = newKeyringDocument();
+    const codec = new EnvelopeCodec({ keyProviders: LocalKeyring.fromDocument(structuredClone(doc)), keyHierarchy: 'branch' });
+    const [sealed] = await codec.encode([jsonPayload('x')], wf('billing', 'invoice-9'));
+    expect(peekScope(sealed!)).toEqual({ scope: makeScope('billing', 'invoice-9'), keyId: doc.keys[0]!.id });
+    rotateDocument(doc);
+    retireInDocument(doc, doc.keys[0]!.id);
+    await expect(new EnvelopeCodec({ keyProviders: LocalKeyring.fromDocument(doc) }).decode([sealed!], wf('billing', 'invoice-9'))).rejects.toMatchObject({ code: 'KEY_RETIRED' });
   });
 
   it('validates its options by name', () => {
