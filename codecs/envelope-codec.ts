@@ -150,6 +150,7 @@ export class EnvelopeCodec implements PayloadCodec {
       branchKeyMaxAgeMs: options.branchKeyMaxAgeMs,
       staleGraceMs: options.cache?.staleGraceMs,
       decryptMaxAgeMs: options.cache?.decryptMaxAgeMs,
+      maxDecryptEntries: options.cache?.maxDecryptEntries,
       ...(onKmsCall ? { observer: { onKmsCall } } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.random ? { random: options.random } : {}),

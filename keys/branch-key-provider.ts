@@ -31,8 +31,10 @@ export interface BranchKeyOptions {
   staleGraceMs?: number;
   /** How long an unwrapped branch key stays cached for opening payloads. Default 1 h. */
   decryptMaxAgeMs?: number;
-  /** Namespaces whose branch keys stay cached, for sealing and for opening each. Default 1,000. */
+  /** Namespaces whose branch keys stay cached for sealing. Default 1,000. */
   maxEntries?: number;
+  /** Unwrapped branch keys kept for opening (one per writer process, namespace and hour). Default 10,000. */
+  maxDecryptEntries?: number;
   /** Told about every call that reaches the KEK provider (KMS): branch keys and per-workflow data keys alike. */
   observer?: KeyObserver;
   clock?: () => number;
@@ -49,7 +51,7 @@ interface BranchKeyEntry {
   wiped: boolean;
 }
 
-const DEFAULTS = { branchKeyMaxAgeMs: 60 * 60 * 1000, staleGraceMs: 15 * 60 * 1000, decryptMaxAgeMs: 60 * 60 * 1000, maxEntries: 1000 } as const;
+const DEFAULTS = { branchKeyMaxAgeMs: 60 * 60 * 1000, staleGraceMs: 15 * 60 * 1000, decryptMaxAgeMs: 60 * 60 * 1000, maxEntries: 1000, maxDecryptEntries: 10_000 } as const;
 
 /**
  * The branch-key layer over a KEK provider (LocalKeyring, AwsKmsKeyring, usually behind
@@ -91,7 +93,7 @@ export class BranchKeyProvider extends ForwardingProvider {
       entry.key.fill(0);
     };
     this.sealing = new LRUCache({ max: this.o.maxEntries, ttl: this.o.branchKeyMaxAgeMs + this.o.staleGraceMs, ...clock, dispose: wipe });
-    this.opening = new LRUCache({ max: this.o.maxEntries, ttl: this.o.decryptMaxAgeMs, ...clock, dispose: wipe });
+    this.opening = new LRUCache({ max: this.o.maxDecryptEntries, ttl: this.o.decryptMaxAgeMs, ...clock, dispose: wipe });
     this.purgeTimer = startPurgeTimer(this, Math.min(this.o.branchKeyMaxAgeMs + this.o.staleGraceMs, this.o.decryptMaxAgeMs));
   }
 
