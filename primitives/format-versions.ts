@@ -53,13 +53,27 @@ export function sealTemplateFor(
   return sealTemplateV2(keyId, wrapped, scope, algorithm, compression) ?? sealTemplate({ version: FORMAT_VERSION, algorithm, keyId, scope, wrappedDek: wrapped, compression });
 }
 
-/** Scope and key id of a sealed payload (any version) without opening it: for authorization before any KMS call, and for `keys usage`. */
-export function peekScope(payload: Payload): { scope: Scope; keyId: string } | undefined {
+/** What a sealed payload's header says without opening it; `wrappedBranchKey` for version 2 only. */
+export interface PeekedPayload {
+  scope: Scope;
+  keyId: string;
+  version: SealedHeader['version'];
+  wrappedBranchKey?: Uint8Array;
+}
+
+/** The header of a sealed payload (any version) without a key: for `keys usage`, which counts by KEK and by branch key. */
+export function peekSealed(payload: Payload): PeekedPayload | undefined {
   if (!isEnvelopePayload(payload)) return undefined;
   try {
     const { header } = parseSealedHeader(payload);
-    return { scope: header.scope, keyId: header.keyId };
+    return { scope: header.scope, keyId: header.keyId, version: header.version, ...(header.version === FORMAT_VERSION_2 ? { wrappedBranchKey: header.wrappedBranchKey } : {}) };
   } catch {
     return undefined;
   }
+}
+
+/** Scope and key id of a sealed payload (any version) without opening it: for authorization before any KMS call. */
+export function peekScope(payload: Payload): { scope: Scope; keyId: string } | undefined {
+  const peeked = peekSealed(payload);
+  return peeked === undefined ? undefined : { scope: peeked.scope, keyId: peeked.keyId };
 }
