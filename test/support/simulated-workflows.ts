@@ -2,14 +2,15 @@ import type { Payload, SerializationContext } from '@temporalio/common';
 import { EnvelopeCodec, type KeyHierarchy } from '../../codecs/index.js';
 import { openKeyProviders } from '../../keys/assemble.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
-import { KmsWireProxy } from './kms-wire-proxy.js';
+import { KmsDelayProxy, type KmsCallerView } from '../../bench/lib/kms-delay-proxy.js';
 import { jsonPayload } from './payloads.js';
 
 /**
  * Workflows without a Temporal server, for counting KMS requests per process: a client process and
  * a worker process, each with its own codec, key providers (AWS KMS with production settings,
  * through openKeyProviders) and KMS connection, passing payloads the way a workflow's history does.
- * Each process reaches KMS through its own KmsWireProxy, which counts its requests on the wire.
+ * Each process reaches KMS through its own KmsDelayProxy (bench/lib/kms-delay-proxy.ts, as the
+ * workflow bench's), which counts its requests on the wire and holds each back by `proxy.delayMs`.
  */
 
 export interface KmsTarget {
@@ -21,7 +22,7 @@ export interface KmsTarget {
 
 export interface SimulatedProcess {
   readonly codec: EnvelopeCodec;
-  readonly proxy: KmsWireProxy;
+  readonly proxy: KmsCallerView;
   close(): Promise<void>;
 }
 
@@ -32,12 +33,13 @@ export async function openSimulatedProcess(
   kms: KmsTarget,
   options: { keyHierarchy: KeyHierarchy; branchKeyMaxAgeMs?: number; clock?: () => number },
 ): Promise<SimulatedProcess> {
-  const proxy = await KmsWireProxy.start(kms.endpoint);
+  const server = await KmsDelayProxy.start(kms.endpoint, { process: 0 });
+  const proxy = server.caller('process');
   let keys: KeyProvider;
   try {
     keys = await openKeyProviders({ provider: 'aws-kms', awsKms: { keys: [{ keyId: kms.keyArn }], region: kms.region, endpoint: proxy.endpoint, credentials: MOTO_CREDENTIALS }, watchIntervalMs: 0 });
   } catch (err) {
-    await proxy.stop();
+    await server.stop();
     throw err;
   }
   const codec = new EnvelopeCodec({
@@ -53,7 +55,7 @@ export async function openSimulatedProcess(
     close: async () => {
       codec.close();
       await keys.close?.();
-      await proxy.stop();
+      await server.stop();
     },
   };
 }
