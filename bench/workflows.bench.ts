@@ -1,8 +1,8 @@
 /**
  * Workflow throughput as users feel it: a real Temporal dev server and, for every data converter in
  * bench/workflows/variants.ts (no codec, a static-key codec, ours on the local keyring, ours on AWS
- * KMS — moto on loopback behind a proxy adding 10 ms per request), a worker process and a client
- * process of its own. Workflows each have an input, two activities and a signal. The variants run
+ * KMS — moto on loopback behind a proxy adding 10 ms per request — in each key hierarchy:
+ * per-workflow data keys and branch keys), a worker process and a client process of its own. Workflows each have an input, two activities and a signal. The variants run
  * in short batches, interleaved round by round, and every figure is reported as a ratio to the
  * no-codec batch of the same round (medians over rounds), because the machine is shared and noisy.
  *
@@ -13,7 +13,10 @@
  *   npm run bench:workflows -- --kms-delay-ms 0   # every KMS variant without the proxy's delay (diagnostic)
  *
  * KMS calls are counted twice: on the wire at the proxy (one listener per process) and by the codec's
- * own observer hooks in each process; both per workflow of each batch, and over the whole run.
+ * own observer hooks in each process; both per workflow of each batch, and over the whole run. The
+ * wire counts are also reported per 1,000 workflows per process, warm (the measured rounds, after the
+ * warm-up batch) and from a cold start (the whole run), next to start() p50/p99 as a ratio to no
+ * codec's: issue 18's figures for each key hierarchy.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -150,6 +153,8 @@ interface RunResult {
   startP99: number;
   /** Per workflow of the batch. */
   kmsWire: Record<Role, KmsOpCounts>;
+  /** KMS requests on the wire during the batch, every operation, per process (not per workflow). */
+  kmsRequests: Record<Role, number>;
   keyCalls: Record<Role, KeyCalls>;
   cpuMsPerWf: { worker: number; client: number; server: number; moto: number; proxy: number };
   machineBusy: number;
@@ -194,6 +199,8 @@ function callsDelta(a: KeyCalls, b: KeyCalls, wf: number): KeyCalls {
 function opsDelta(a: KmsOpCounts = {}, b: KmsOpCounts = {}, wf: number): KmsOpCounts {
   return Object.fromEntries(Object.keys(b).map((op) => [op, perWf((b[op] ?? 0) - (a[op] ?? 0), wf)]));
 }
+
+const requestsOf = (o: KmsOpCounts = {}) => Object.values(o).reduce((a, b) => a + b, 0);
 
 async function ask(p: Proc): Promise<Snapshot> {
   tell(p, { type: 'snapshot' });
@@ -240,6 +247,7 @@ async function runBatch(env: Env, vp: VariantProcs, round: number, count: number
     startP50: percentile(run.startMs, 50),
     startP99: percentile(run.startMs, 99),
     kmsWire: { client: opsDelta(p0.kms.client, p1.kms.client, n), worker: opsDelta(p0.kms.worker, p1.kms.worker, n) },
+    kmsRequests: { client: requestsOf(p1.kms.client) - requestsOf(p0.kms.client), worker: requestsOf(p1.kms.worker) - requestsOf(p0.kms.worker) },
     keyCalls: { client: callsDelta(c0.calls, done.snapshot.calls, n), worker: callsDelta(w0.calls, w1.calls, n) },
     cpuMsPerWf: {
       worker: perWf(w1.cpuMs - w0.cpuMs, n),
@@ -354,6 +362,15 @@ interface Summary {
   startP50: number;
   startP99: number;
   startP50AddedMs: number;
+  /** start() p50 and p99 over no codec's in the same round: 1.00 when the codec adds nothing a client waits for. */
+  startP50Ratio: number;
+  startP99Ratio: number;
+  /**
+   * KMS requests on the wire per 1,000 workflows, per process: `warm` over the measured rounds (all
+   * their requests over all their workflows, not a median, so a rare request is not hidden), and
+   * `fromCold` over the whole run, the warm-up batch from freshly started processes included.
+   */
+  kmsPer1000: { warm: Record<Role, number>; fromCold: Record<Role, number> };
   completed: number;
   errors: number;
   warnings: number;
@@ -380,6 +397,8 @@ const cpuWithoutStandIns = (c: RunResult['cpuMsPerWf']) => c.worker + c.client +
 interface Totals {
   history: HistoryShape;
   warmupErrors: number;
+  /** Workflows the warm-up batch completed: with the measured rounds', what kmsWire (the whole run) covers. */
+  warmupCompleted: number;
   kmsWire: Record<Role, KmsOpCounts>;
   last: { client: Snapshot; worker: Snapshot };
 }
@@ -394,6 +413,10 @@ function summarize(variants: readonly Variant[], runs: readonly RunResult[], tot
       const names = [...new Set(rs.flatMap((r) => Object.keys(r.kmsWire[role])))];
       return Object.fromEntries(names.map((op) => [op, med((r) => r.kmsWire[role][op] ?? 0)]));
     };
+    const completed = rs.reduce((a, r) => a + r.completed, 0);
+    const per1000 = (requests: number, workflows: number) => (workflows > 0 ? (requests / workflows) * 1000 : NaN);
+    const warm = (role: Role) => per1000(rs.reduce((a, r) => a + r.kmsRequests[role], 0), completed);
+    const fromCold = (role: Role) => per1000(requestsOf(t.kmsWire[role]), completed + t.warmupCompleted);
     const calls = (role: Role): KeyCalls => ({
       generate: med((r) => r.keyCalls[role].generate),
       decrypt: med((r) => r.keyCalls[role].decrypt),
@@ -413,7 +436,10 @@ function summarize(variants: readonly Variant[], runs: readonly RunResult[], tot
       startP50: med((r) => r.startP50),
       startP99: med((r) => r.startP99),
       startP50AddedMs: med((r) => r.startP50 - baseOf(r).startP50),
-      completed: rs.reduce((a, r) => a + r.completed, 0),
+      startP50Ratio: med((r) => r.startP50 / baseOf(r).startP50),
+      startP99Ratio: med((r) => r.startP99 / baseOf(r).startP99),
+      kmsPer1000: { warm: { client: warm('client'), worker: warm('worker') }, fromCold: { client: fromCold('client'), worker: fromCold('worker') } },
+      completed,
       errors: rs.reduce((a, r) => a + r.errors, 0),
       warnings: t.last.worker.warnings,
       warmupErrors: t.warmupErrors,
@@ -478,11 +504,11 @@ async function main(): Promise<void> {
     // Every variant's worker and client up and warm before anything is timed; idle, they only long-poll.
     const procs: VariantProcs[] = [];
     for (const v of variants) procs.push(await startVariant(env, v));
-    const warmupErrors = new Map<string, number>();
+    const warmups = new Map<string, RunResult>();
     for (const vp of procs) {
       const r = await runBatch(env, vp, 0, WARMUP);
       report(r, 'warm-up');
-      warmupErrors.set(vp.variant.id, r.errors + (r.workflows - r.completed));
+      warmups.set(vp.variant.id, r);
     }
     // Short batches, variants interleaved and their order rotated each round: a burst of load from
     // the machine's other tenants lands on every variant alike, and each ratio compares batches
@@ -497,9 +523,11 @@ async function main(): Promise<void> {
     for (const vp of procs) {
       const kms = env.proxy.snapshot();
       const last = runs.filter((r) => r.variant === vp.variant.id).at(-1)!;
+      const warmup = warmups.get(vp.variant.id)!;
       totals.set(vp.variant.id, {
         history: await historyShape(env, Array.from({ length: Math.min(HISTORY_SAMPLE, last.workflows) }, (_, i) => `${last.prefix}-${i}`)),
-        warmupErrors: warmupErrors.get(vp.variant.id)!,
+        warmupErrors: warmup.errors + (warmup.workflows - warmup.completed),
+        warmupCompleted: warmup.completed,
         kmsWire: { client: kms[caller(vp.variant, 'client')]!, worker: kms[caller(vp.variant, 'worker')]! },
         last: await stopVariant(vp),
       });
@@ -528,6 +556,29 @@ async function main(): Promise<void> {
       summary.map((s) => [s.label, gd(s.kmsWire.client), gd(s.kmsWire.worker), gdCalls(s.keyCalls.client), gdCalls(s.keyCalls.worker), fmt(s.keyCalls.client.seconds * 1000, 1), fmt(s.keyCalls.worker.seconds * 1000, 1)]),
     ),
   );
+  const kmsVariants = summary.filter((s) => s.kmsDelayMs !== undefined);
+  if (kmsVariants.length > 0) {
+    console.log(
+      `\nKMS requests per 1,000 workflows per process (on the wire, every operation): warm = the ${ROUNDS} measured round(s), after ${WARMUP} workflows each to warm up; from cold = the whole run, warm-up included. start() = the client's workflow start (what waits for a data key), p50 / p99 ms and as a ratio to no codec's in the same round`,
+    );
+    console.log(
+      table(
+        ['variant', 'KMS delay ms', 'warm: client', 'worker', 'from cold: client', 'worker', 'start() p50 ms', 'p99 ms', 'p50 ratio', 'p99 ratio'],
+        kmsVariants.map((s) => [
+          s.label,
+          String(s.kmsDelayMs),
+          fmt(s.kmsPer1000.warm.client, 1),
+          fmt(s.kmsPer1000.warm.worker, 1),
+          fmt(s.kmsPer1000.fromCold.client, 1),
+          fmt(s.kmsPer1000.fromCold.worker, 1),
+          fmt(s.startP50, 1),
+          fmt(s.startP99, 1),
+          fmt(s.startP50Ratio),
+          fmt(s.startP99Ratio),
+        ]),
+      ),
+    );
+  }
   console.log(`\nwhat the server stores per workflow (mean of ${HISTORY_SAMPLE} from each variant's last batch), as a ratio to no codec`);
   const baseHistory = summary.find((s) => s.variant === BASELINE)!.history;
   console.log(

@@ -3,17 +3,22 @@
  *
  * EnvelopeCodec seals each payload with the data key (DEK) of the workflow it belongs to; the DEK
  * is wrapped by a key-encryption key (KEK) from a KeyProvider and travels, wrapped, inside the
- * payload. See primitives/format.ts for the bytes and docs/wire-format.md for the rules.
+ * payload (format v1), or is derived from a branch key per namespace that travels wrapped instead
+ * (format v2, `keyHierarchy: 'branch'`). See primitives/format.ts and format-v2.ts for the bytes
+ * and docs/wire-format.md for the rules.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { withBranchKeys, type BranchKeyProvider } from '../keys/branch-key-provider.js';
 import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
 import { ProviderSet } from '../keys/provider-set.js';
 import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
+import { isKeyHierarchy, type KeyHierarchy } from '../primitives/branch-key.js';
 import { InvalidConfigError, MalformedPayloadError, PlaintextRejectedError, ScopeMismatchError } from '../primitives/errors.js';
-import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from '../primitives/format.js';
+import { buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, type Compression } from '../primitives/format.js';
+import { additionalDataFor, parseSealedHeader, sealTemplateFor, wrappedKeyOf, type SealedHeader } from '../primitives/format-versions.js';
 import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
@@ -42,6 +47,15 @@ export interface EnvelopeCodecOptions {
    * when decoding in a workflow context. Default false: the UI's "start/signal with input" needs them.
    */
   strictWorkflowScope?: boolean;
+  /**
+   * How new data keys are made (docs/key-management.md, "Choosing a key hierarchy").
+   * "per-workflow" (default): one KMS data key per workflow per key lifetime (format v1); CloudTrail
+   * names each workflow. "branch": one KMS call per namespace per `branchKeyMaxAgeMs`, each
+   * workflow's data key derived from that branch key (format v2). Either way every format opens.
+   */
+  keyHierarchy?: KeyHierarchy;
+  /** With keyHierarchy "branch": how long one branch key makes new data keys for a namespace. Default 1 h. */
+  branchKeyMaxAgeMs?: number;
   cache?: DekCacheLimits;
   observer?: KeyObserver;
   clock?: () => number;
@@ -93,12 +107,14 @@ export interface DecodeResult {
 interface ReadPayload {
   readonly payload: Payload;
   readonly status: 'sealed';
-  readonly header: EnvelopeHeader;
+  readonly header: SealedHeader;
   readonly box: Uint8Array;
 }
 
 export class EnvelopeCodec implements PayloadCodec {
   readonly keys: DataKeyCache;
+  readonly keyHierarchy: KeyHierarchy;
+  private readonly branchLayers: readonly BranchKeyProvider[];
   private readonly defaultNamespace: string;
   private readonly algorithm: AeadAlgorithm;
   private readonly compression: Compression | undefined;
@@ -124,12 +140,38 @@ export class EnvelopeCodec implements PayloadCodec {
     this.requireEncryption = options.requireEncryption ?? false;
     this.strictWorkflowScope = options.strictWorkflowScope ?? false;
     this.random = options.random;
-    this.keys = new DataKeyCache(new ProviderSet(providers), {
+    this.keyHierarchy = options.keyHierarchy ?? 'per-workflow';
+    if (!isKeyHierarchy(this.keyHierarchy)) throw new InvalidConfigError(`codec "keyHierarchy" expected "per-workflow" or "branch", got ${JSON.stringify(this.keyHierarchy)}`);
+    // Every provider gets the branch-key layer, so this codec opens format v2 whatever it seals;
+    // only the first one seals. The layer tells the observer about KMS calls: it alone sees which
+    // calls reach KMS (a branch-derived data key does not), so the cache does not tell it again.
+    const { onKmsCall, ...cacheObserver } = options.observer ?? {};
+    const branch = {
+      branchKeyMaxAgeMs: options.branchKeyMaxAgeMs,
+      staleGraceMs: options.cache?.staleGraceMs,
+      decryptMaxAgeMs: options.cache?.decryptMaxAgeMs,
+      maxDecryptEntries: options.cache?.maxDecryptEntries,
+      ...(onKmsCall ? { observer: { onKmsCall } } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    };
+    const layered = providers.map((p, i) => withBranchKeys(p, { ...branch, keyHierarchy: i === 0 ? this.keyHierarchy : 'per-workflow' }));
+    this.branchLayers = layered.map((l) => l.layer);
+    this.keys = new DataKeyCache(new ProviderSet(layered.map((l) => l.provider)), {
       ...options.cache,
-      ...(options.observer ? { observer: options.observer } : {}),
+      observer: cacheObserver,
       ...(options.clock ? { clock: options.clock } : {}),
       cipherMessageLimit: aeadSuite(this.algorithm).maxMessagesPerKey,
     });
+  }
+
+  /**
+   * Wipe every key this codec holds (data keys and branch keys) and stop its purge timers. The key
+   * providers it was given stay open: they are the caller's to close.
+   */
+  close(): void {
+    this.keys.close();
+    for (const layer of this.branchLayers) layer.wipe();
   }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
@@ -195,7 +237,7 @@ export class EnvelopeCodec implements PayloadCodec {
       return { payload, status: 'failed', error: new PlaintextRejectedError(`${what}, and this codec requires encryption`) };
     }
     try {
-      return { payload, status: 'sealed', ...parseHeader(payload) };
+      return { payload, status: 'sealed', ...parseSealedHeader(payload) };
     } catch (error) {
       return { payload, status: 'failed', error: error as Error };
     }
@@ -207,10 +249,10 @@ export class EnvelopeCodec implements PayloadCodec {
     const outcome = { scope: header.scope, keyId: header.keyId };
     try {
       if (expected !== undefined) this.checkScope(header.scope, expected);
-      const key = await this.keys.leaseForDecrypt(header.keyId, header.wrappedDek, header.scope);
+      const key = await this.keys.leaseForDecrypt(header.keyId, wrappedKeyOf(header), header.scope);
       let plaintext: Uint8Array;
       try {
-        plaintext = openSealed(header.algorithm, key, box, additionalDataOf(payload));
+        plaintext = openSealed(header.algorithm, key, box, additionalDataFor(header, payload));
       } finally {
         key.fill(0);
       }
@@ -248,15 +290,8 @@ export class EnvelopeCodec implements PayloadCodec {
     }
     const lease = await this.keys.leaseForEncrypt(scope, this.algorithm, plaintext.length);
     try {
-      const header: EnvelopeHeader = {
-        version: FORMAT_VERSION,
-        algorithm: this.algorithm,
-        keyId: lease.keyId,
-        scope,
-        wrappedDek: lease.wrapped,
-        compression,
-      };
-      const template = sealTemplate(header);
+      // A branch-derived data key seals in format v2, any other in v1: its wrapped form says which.
+      const template = sealTemplateFor(lease.keyId, lease.wrapped, scope, this.algorithm, compression);
       return buildSealedPayload(template, sealWithRandomNonce(this.algorithm, lease.key, plaintext, template.aad, this.random));
     } finally {
       lease.key.fill(0);

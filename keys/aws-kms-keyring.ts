@@ -1,6 +1,7 @@
 import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { InvalidConfigError, KeyRetiredError, KmsAccessDeniedError, KmsUnavailableError, TamperedCiphertextError, UnknownKeyError } from '../primitives/errors.js';
-import { scopeToEncryptionContext, type Scope } from '../primitives/scope.js';
+import { kmsEncryptionContext } from '../primitives/branch-key.js';
+import type { Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KekState, KeyProvider } from './key-provider.js';
 import { mapKmsError } from './kms-errors.js';
 import { isKmsKeyId, readKmsKeyConfig, watchKmsKeyConfig } from './kms-key-config.js';
@@ -43,13 +44,16 @@ export function createKmsClient(options: { region: string; endpoint?: string | u
 /**
  * KEKs in AWS KMS. Data keys come from GenerateDataKey and are unwrapped by Decrypt, both with the
  * payload's scope as the EncryptionContext, so a wrapped key only opens for the scope it was made
- * for (and CloudTrail records which namespace and workflow each call served).
+ * for (and CloudTrail records which namespace and workflow each call served). Branch keys (format
+ * v2) get `{"temporal-namespace": ns, "temporal-key-use": "branch-key"}` instead: CloudTrail then
+ * names the namespace, not the workflow.
  *
  * The configured key id string, not the ARN KMS returns, goes into payloads: `handles()` and
  * `keys usage`/`keys retire` then match what the operator configured, aliases included.
  */
 export class AwsKmsKeyring implements KeyProvider {
   readonly name = 'aws-kms';
+  readonly wrapsBranchKeys = true;
   private keys: readonly { keyId: string; state: KekState; region: string }[] = [];
   private readonly regions = new Map<string, string>();
   private readonly clients = new Map<string, KMSClient>();
@@ -111,7 +115,7 @@ export class AwsKmsKeyring implements KeyProvider {
   async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
     const keyId = this.primaryKeyId();
     const out = await this.call('GenerateDataKey', keyId, (client, abortSignal) =>
-      client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: scopeToEncryptionContext(scope) }), { abortSignal }),
+      client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: kmsEncryptionContext(scope) }), { abortSignal }),
     );
     if (!(out.Plaintext instanceof Uint8Array) || out.Plaintext.length !== 32 || !(out.CiphertextBlob instanceof Uint8Array)) {
       throw new KmsUnavailableError(`KMS GenerateDataKey for ${keyId} returned no usable data key`);
@@ -124,7 +128,7 @@ export class AwsKmsKeyring implements KeyProvider {
     if (entry === undefined) throw new UnknownKeyError(`KMS key ${JSON.stringify(keyId)} is not configured`);
     if (entry.state === 'retired') throw new KeyRetiredError(`KMS key ${JSON.stringify(keyId)} is retired and no longer decrypts`);
     const out = await this.call('Decrypt', keyId, (client, abortSignal) =>
-      client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped, EncryptionContext: scopeToEncryptionContext(scope) }), { abortSignal }),
+      client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped, EncryptionContext: kmsEncryptionContext(scope) }), { abortSignal }),
     );
     if (!(out.Plaintext instanceof Uint8Array) || out.Plaintext.length !== 32) {
       throw new TamperedCiphertextError(`KMS Decrypt with ${keyId} did not return a 32-byte data key`);

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { InvalidConfigError, KeyLimitExceededError, isEnvelopeError } from '../primitives/errors.js';
 import { describeScope, scopeKey, type Scope } from '../primitives/scope.js';
-import type { KeyObserver, KeyProvider } from './key-provider.js';
+import { observeKmsCall, type KeyObserver, type KeyProvider } from './key-provider.js';
+import { startPurgeTimer } from './purge-timer.js';
 
 export interface DekCacheLimits {
   /** How long one data key seals new payloads for a scope before a fresh one is made. Default 1 h. */
@@ -65,9 +66,6 @@ const DEFAULTS = {
   staleGraceMs: 15 * 60 * 1000,
 } as const;
 
-/** How often expired keys are dropped (and wiped) when nothing touches the cache. */
-const PURGE_EVERY_MS = 60_000;
-
 /**
  * Data keys by scope for sealing and by wrapped bytes for opening, so KMS is called once per scope
  * per key lifetime rather than once per payload. Concurrent misses for the same key share one KMS
@@ -116,19 +114,7 @@ export class DataKeyCache {
         this.unindex(entry.scope, 'decrypt', id);
       },
     });
-    // One unref'd timer (it never keeps a process alive) that holds the cache only weakly: a cache
-    // nobody references any more is collected, and its timer stops.
-    const self = new WeakRef(this);
-    const timer = setInterval(
-      () => {
-        const cache = self.deref();
-        if (cache === undefined) clearInterval(timer);
-        else cache.purgeExpired();
-      },
-      Math.min(PURGE_EVERY_MS, this.limits.maxAgeMs + this.limits.staleGraceMs, this.limits.decryptMaxAgeMs),
-    );
-    timer.unref();
-    this.purgeTimer = timer;
+    this.purgeTimer = startPurgeTimer(this, Math.min(this.limits.maxAgeMs + this.limits.staleGraceMs, this.limits.decryptMaxAgeMs));
   }
 
   /** A key to seal one payload of `plaintextBytes` for `scope`. */
@@ -272,16 +258,8 @@ export class DataKeyCache {
     return p;
   }
 
-  private async timed<T>(op: 'generate' | 'decrypt', call: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      const out = await call();
-      this.observer.onKmsCall?.(op, this.provider.name, 'ok', (performance.now() - start) / 1000);
-      return out;
-    } catch (err) {
-      this.observer.onKmsCall?.(op, this.provider.name, 'error', (performance.now() - start) / 1000);
-      throw err;
-    }
+  private timed<T>(op: 'generate' | 'decrypt', call: () => Promise<T>): Promise<T> {
+    return observeKmsCall(this.observer, op, this.provider.name, call);
   }
 }
 

@@ -11,6 +11,9 @@ export class ForwardingProvider implements KeyProvider {
   get name(): string {
     return this.inner.name;
   }
+  get wrapsBranchKeys(): boolean | undefined {
+    return this.inner.wrapsBranchKeys;
+  }
   primaryKeyId(): string {
     return this.inner.primaryKeyId();
   }

@@ -16,3 +16,5 @@ export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';
 export { ResilientProvider } from './resilient-provider.js';
 export type { ResilienceOptions } from './resilient-provider.js';
 export { ForwardingProvider } from './forwarding-provider.js';
+export { BranchKeyProvider, withBranchKeys } from './branch-key-provider.js';
+export type { BranchKeyOptions } from './branch-key-provider.js';

@@ -34,6 +34,13 @@ export interface KeyProvider {
   readonly name: string;
   /** The key id new data keys are wrapped with right now (changes on rotation). */
   primaryKeyId(): string;
+  /**
+   * True when the provider binds a branch key's scope (primitives/branch-key.ts, `isBranchKeyScope`)
+   * to a wrap context of its own, apart from every data key's: LocalKeyring and AwsKmsKeyring do,
+   * and wrappers (ForwardingProvider) pass it on. Only such providers are used under branch keys
+   * (format v2); one that would wrap a branch key like a namespace's data key is refused.
+   */
+  readonly wrapsBranchKeys?: boolean | undefined;
   /** True if this provider can be asked to unwrap data keys wrapped by `keyId`. */
   handles(keyId: string): boolean;
   generateDataKey(scope: Scope): Promise<GeneratedDataKey>;
@@ -50,4 +57,17 @@ export interface KeyObserver {
   onKmsCall?(op: 'generate' | 'decrypt', provider: string, outcome: 'ok' | 'error', seconds: number): void;
   onCacheHit?(cache: 'encrypt' | 'decrypt'): void;
   onCacheMiss?(cache: 'encrypt' | 'decrypt'): void;
+}
+
+/** Run one call to a KEK provider, timing it and telling the observer as a KMS call with its outcome. */
+export async function observeKmsCall<T>(observer: KeyObserver, op: 'generate' | 'decrypt', provider: string, call: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    const out = await call();
+    observer.onKmsCall?.(op, provider, 'ok', (performance.now() - start) / 1000);
+    return out;
+  } catch (err) {
+    observer.onKmsCall?.(op, provider, 'error', (performance.now() - start) / 1000);
+    throw err;
+  }
 }

@@ -6,6 +6,7 @@ import { openSealed, sealWithRandomNonce } from '../primitives/aead.js';
 import { KeyRetiredError, KeyringError, MalformedPayloadError, UnknownKeyError } from '../primitives/errors.js';
 import { watchFile, type FileWatch } from '../primitives/files.js';
 import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
+import { isBranchKeyScope } from '../primitives/branch-key.js';
 import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
 import { createKeyring, readKeyring, type KeyringDocument } from './keyring-file.js';
@@ -31,6 +32,8 @@ export interface LocalKeyringOptions {
 }
 
 const WRAP_LABEL = utf8.encode('temporal-envelope/v1/dek');
+// Branch keys (format v2) are wrapped for their namespace under a label no data key's wrap has.
+const BRANCH_WRAP_LABEL = utf8.encode('temporal-envelope/v2/branch-key');
 
 interface LoadedKek {
   readonly id: string;
@@ -47,6 +50,7 @@ interface LoadedKek {
  */
 export class LocalKeyring implements KeyProvider {
   readonly name = 'local';
+  readonly wrapsBranchKeys = true;
   private keks = new Map<string, LoadedKek>();
   private primary!: LoadedKek;
   private watch: FileWatch | undefined;
@@ -116,7 +120,7 @@ export class LocalKeyring implements KeyProvider {
     if (kek === undefined) throw new UnknownKeyError(`key ${JSON.stringify(keyId)} is not in keyring ${this.path}`);
     if (kek.state === 'retired') throw new KeyRetiredError(`key ${JSON.stringify(keyId)} is retired and no longer decrypts`);
     const dek = openSealed('AES-256-GCM', this.material(kek), wrapped, wrapAad(kek.id, scope));
-    if (dek.length !== 32) throw new MalformedPayloadError(`wrapped data key expected 32 bytes inside, got ${dek.length}`);
+    if (dek.length !== 32) throw new MalformedPayloadError(`wrapped key expected 32 bytes inside, got ${dek.length}`);
     return dek;
   }
 
@@ -165,6 +169,7 @@ export class LocalKeyring implements KeyProvider {
 }
 
 function wrapAad(keyId: string, scope: Scope): Uint8Array {
+  if (isBranchKeyScope(scope)) return lengthPrefixed([BRANCH_WRAP_LABEL, utf8.encode(keyId), utf8.encode(scope.namespace)]);
   return lengthPrefixed([WRAP_LABEL, utf8.encode(keyId), ...scopeFields(scope)]);
 }
 

@@ -1,5 +1,7 @@
 import { createHash, hkdfSync } from 'node:crypto';
+import { isBranchKeyScope } from '../primitives/branch-key.js';
 import { lengthPrefixed, utf8 } from '../primitives/bytes.js';
+import { InvalidConfigError } from '../primitives/errors.js';
 import { scopeFields, type Scope } from '../primitives/scope.js';
 import type { GeneratedDataKey, KekInfo, KeyProvider } from './key-provider.js';
 import { scopeFromEvent, type ScopeSecretStore } from './shred-store.js';
@@ -45,6 +47,7 @@ export class ShreddableKeyProvider implements KeyProvider {
   }
 
   async generateDataKey(scope: Scope): Promise<GeneratedDataKey> {
+    refuseBranchKeys(scope);
     // Secret first: a shredded scope must fail before any KMS call is spent on it.
     const secret = await this.store.getOrCreate(scope);
     const dk = await this.inner.generateDataKey(scope);
@@ -57,6 +60,7 @@ export class ShreddableKeyProvider implements KeyProvider {
   }
 
   async decryptDataKey(keyId: string, wrapped: Uint8Array, scope: Scope): Promise<Uint8Array> {
+    refuseBranchKeys(scope);
     if (!isShreddableKeyId(keyId)) return this.inner.decryptDataKey(keyId, wrapped, scope);
     const secret = await this.store.get(scope);
     try {
@@ -82,6 +86,16 @@ export class ShreddableKeyProvider implements KeyProvider {
   async close(): Promise<void> {
     await this.inner.close?.();
   }
+}
+
+/**
+ * The shred secret belongs in each workflow's data key, above the branch key (format v2), never in
+ * the branch key: the branch-key layer goes under this one (keys/branch-key-provider.ts,
+ * withBranchKeys), and a branch key's scope reaching here means the layers were stacked the other
+ * way round.
+ */
+function refuseBranchKeys(scope: Scope): void {
+  if (isBranchKeyScope(scope)) throw new InvalidConfigError('ShreddableKeyProvider sits under the branch-key layer: it must be the outermost one (EnvelopeCodec and openKeyProviders put it there)');
 }
 
 /** The KEK id inside a payload's key id (strips the shreddable marker). */

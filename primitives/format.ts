@@ -1,5 +1,6 @@
 /**
- * The temporal-envelope wire format, version 1. Documented for humans in docs/wire-format.md; the
+ * The temporal-envelope wire format, version 1 (version 2, branch-derived data keys, is format-v2.ts;
+ * format-versions.ts reads either). Documented for humans in docs/wire-format.md; the
  * known-answer vectors in test/vectors/ pin it.
  *
  *   Temporal Server <--> Wire <--> EnvelopeCodec <--> PayloadConverter <--> User code
@@ -53,23 +54,14 @@ export interface EnvelopeHeader {
   readonly compression?: Compression | undefined;
 }
 
-const AAD_LABEL = 'temporal-envelope/v1/payload';
-const MAX_KEY_ID_BYTES = 2048;
+const AAD_LABEL_BYTES = utf8.encode('temporal-envelope/v1/payload');
+export const MAX_KEY_ID_BYTES = 2048;
 const MAX_WRAPPED_DEK_BYTES = 4096;
-
-const AAD_LABEL_BYTES = utf8.encode(AAD_LABEL);
 const EMPTY = new Uint8Array(0);
 
 /** Additional data: a label, then each field length-prefixed (u32 BE) so no two headers serialize alike. */
 export function additionalData(header: EnvelopeHeader): Uint8Array {
-  return aadFromFields(
-    utf8.encode(header.algorithm),
-    utf8.encode(header.keyId),
-    utf8.encode(header.scope.namespace),
-    header.scope.workflowId === undefined ? undefined : utf8.encode(header.scope.workflowId),
-    header.wrappedDek,
-    header.compression === undefined ? EMPTY : utf8.encode(header.compression),
-  );
+  return headerAad(AAD_LABEL_BYTES, utf8.encode(header.algorithm), utf8.encode(header.keyId), scopeBytes(header.scope), [header.wrappedDek], compressionBytes(header.compression));
 }
 
 /**
@@ -79,58 +71,92 @@ export function additionalData(header: EnvelopeHeader): Uint8Array {
  */
 export function additionalDataOf(payload: Payload): Uint8Array {
   const meta = payload.metadata!;
-  return aadFromFields(meta[META.algorithm]!, meta[META.keyId]!, meta[META.namespace]!, meta[META.workflowId] ?? undefined, meta[META.wrappedDek]!, meta[META.compression] ?? EMPTY);
+  return headerAad(AAD_LABEL_BYTES, meta[META.algorithm]!, meta[META.keyId]!, [meta[META.namespace]!, meta[META.workflowId] ?? undefined], [meta[META.wrappedDek]!], meta[META.compression] ?? EMPTY);
 }
 
-function aadFromFields(algorithm: Uint8Array, keyId: Uint8Array, namespace: Uint8Array, workflowId: Uint8Array | undefined, wrappedDek: Uint8Array, compression: Uint8Array): Uint8Array {
-  return lengthPrefixed([
-    AAD_LABEL_BYTES,
-    algorithm,
-    keyId,
-    namespace,
-    workflowField(workflowId),
-    wrappedDek,
-    compression,
-  ]);
+/**
+ * Every version's additional data (format-v2.ts's too): the version's label, algorithm, key id,
+ * namespace, workflow field, the fields of its wrapped key, compression, each length-prefixed.
+ */
+export function headerAad(
+  label: Uint8Array,
+  algorithm: Uint8Array,
+  keyId: Uint8Array,
+  [namespace, workflowId]: readonly [Uint8Array, Uint8Array | undefined],
+  keyFields: readonly Uint8Array[],
+  compression: Uint8Array,
+): Uint8Array {
+  return lengthPrefixed([label, algorithm, keyId, namespace, workflowField(workflowId), ...keyFields, compression]);
 }
 
-export interface SealTemplate {
-  readonly header: EnvelopeHeader;
+export function scopeBytes(scope: Scope): [Uint8Array, Uint8Array | undefined] {
+  return [utf8.encode(scope.namespace), scope.workflowId === undefined ? undefined : utf8.encode(scope.workflowId)];
+}
+
+export function compressionBytes(compression: Compression | undefined): Uint8Array {
+  return compression === undefined ? EMPTY : utf8.encode(compression);
+}
+
+/** What every version's sealing template has: the header it was made for, its additional data and metadata. */
+export interface SealTemplateOf<H extends CommonHeader> {
+  readonly header: H;
   readonly aad: Uint8Array;
   readonly metadata: Readonly<Record<string, Uint8Array>>;
 }
+export type SealTemplate = SealTemplateOf<EnvelopeHeader>;
 
-// One data key seals many payloads with the same header: its additional data and metadata bytes are
-// computed once per (wrapped key, compression) and shared. Keyed by the wrapped key's identity, which
-// the DEK cache keeps for the key's lifetime; the entry goes when the key does.
-const templates = new WeakMap<Uint8Array, SealTemplate[]>();
+/** The header fields every version has. */
+export type CommonHeader = Pick<EnvelopeHeader, 'algorithm' | 'keyId' | 'scope' | 'compression'>;
+
+/**
+ * One data key seals many payloads with the same header: its additional data and metadata bytes are
+ * computed once per (wrapped key, compression) and shared. Keyed by the wrapped key's identity, which
+ * the DEK cache keeps for the key's lifetime; the entry goes when the key does. format-v2.ts keeps
+ * its own.
+ */
+export class TemplateMemo<H extends CommonHeader> {
+  private readonly byKey = new WeakMap<Uint8Array, SealTemplateOf<H>[]>();
+
+  find(wrapped: Uint8Array, h: CommonHeader): SealTemplateOf<H> | undefined {
+    return this.byKey
+      .get(wrapped)
+      ?.find((t) => t.header.algorithm === h.algorithm && t.header.keyId === h.keyId && t.header.compression === h.compression && t.header.scope.namespace === h.scope.namespace && t.header.scope.workflowId === h.scope.workflowId);
+  }
+
+  add(wrapped: Uint8Array, t: SealTemplateOf<H>): SealTemplateOf<H> {
+    const list = this.byKey.get(wrapped) ?? [];
+    if (list.length < 4) list.push(t);
+    this.byKey.set(wrapped, list);
+    return t;
+  }
+}
+
+/** A sealed payload's metadata in every version: the common fields, with the version's wrapped-key fields after the namespace. */
+export function sealedMetadata(version: string, h: CommonHeader, keyFields: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
+  const metadata: Record<string, Uint8Array> = {
+    [META.encoding]: utf8.encode(ENCODING),
+    [META.keyId]: utf8.encode(h.keyId),
+    [META.version]: utf8.encode(version),
+    [META.algorithm]: utf8.encode(h.algorithm),
+    [META.namespace]: utf8.encode(h.scope.namespace),
+    ...keyFields,
+  };
+  if (h.scope.workflowId !== undefined) metadata[META.workflowId] = utf8.encode(h.scope.workflowId);
+  if (h.compression !== undefined) metadata[META.compression] = utf8.encode(h.compression);
+  return metadata;
+}
+
+const templates = new TemplateMemo<EnvelopeHeader>();
 
 /** Additional data and metadata for sealing under `header`, memoised per data key. */
 export function sealTemplate(header: EnvelopeHeader): SealTemplate {
-  const list = templates.get(header.wrappedDek) ?? [];
-  for (const t of list) {
-    const h = t.header;
-    if (h.algorithm === header.algorithm && h.keyId === header.keyId && h.compression === header.compression && h.scope.namespace === header.scope.namespace && h.scope.workflowId === header.scope.workflowId) return t;
-  }
-  const metadata: Record<string, Uint8Array> = {
-    [META.encoding]: utf8.encode(ENCODING),
-    [META.keyId]: utf8.encode(header.keyId),
-    [META.version]: utf8.encode(header.version),
-    [META.algorithm]: utf8.encode(header.algorithm),
-    [META.namespace]: utf8.encode(header.scope.namespace),
-    [META.wrappedDek]: header.wrappedDek,
-  };
-  if (header.scope.workflowId !== undefined) metadata[META.workflowId] = utf8.encode(header.scope.workflowId);
-  if (header.compression !== undefined) metadata[META.compression] = utf8.encode(header.compression);
-  const t: SealTemplate = { header: { ...header }, aad: additionalData(header), metadata };
-  if (list.length < 4) list.push(t);
-  templates.set(header.wrappedDek, list);
-  return t;
+  return (
+    templates.find(header.wrappedDek, header) ??
+    templates.add(header.wrappedDek, { header: { ...header }, aad: additionalData(header), metadata: sealedMetadata(header.version, header, { [META.wrappedDek]: header.wrappedDek }) })
+  );
 }
 
-
-
-export function buildSealedPayload(template: SealTemplate, box: Uint8Array): Payload {
+export function buildSealedPayload(template: Pick<SealTemplate, 'metadata'>, box: Uint8Array): Payload {
   // A fresh object per payload; its byte arrays are shared with other payloads of the same key and
   // are never written to.
   return { metadata: { ...template.metadata }, data: box };
@@ -158,6 +184,16 @@ export function parseHeader(payload: Payload): { header: EnvelopeHeader; box: Ui
   if (version !== FORMAT_VERSION) {
     throw new UnsupportedFormatError(`"${META.version}" expected ${FORMAT_VERSION}, got ${JSON.stringify(version.slice(0, 16))}`);
   }
+  const { algorithm, keyId, scope } = readCommonFields(meta);
+  const wrappedDek = bytes(meta, META.wrappedDek, MAX_WRAPPED_DEK_BYTES);
+  const compression = readCompression(meta);
+  return { header: { version: FORMAT_VERSION, algorithm, keyId, scope, wrappedDek, compression }, box: readBox(payload) };
+}
+
+type Metadata = Record<string, Uint8Array | null | undefined>;
+
+/** Algorithm, key id and scope, read and validated alike in every version (in this order, after the version). */
+export function readCommonFields(meta: Metadata): Pick<EnvelopeHeader, 'algorithm' | 'keyId' | 'scope'> {
   const algorithm = text(meta, META.algorithm, 64);
   if (!isAeadAlgorithm(algorithm)) {
     throw new UnsupportedFormatError(`"${META.algorithm}" ${JSON.stringify(algorithm)} is not supported`);
@@ -165,33 +201,25 @@ export function parseHeader(payload: Payload): { header: EnvelopeHeader; box: Ui
   const keyId = text(meta, META.keyId, MAX_KEY_ID_BYTES);
   const namespace = text(meta, META.namespace, 1024);
   const workflowId = meta[META.workflowId] == null ? undefined : text(meta, META.workflowId, 1024);
-  const wrappedDek = bytes(meta, META.wrappedDek, MAX_WRAPPED_DEK_BYTES);
-  let compression: Compression | undefined;
-  if (meta[META.compression] != null) {
-    const c = text(meta, META.compression, 32);
-    if (c !== 'deflate') throw new UnsupportedFormatError(`"${META.compression}" ${JSON.stringify(c)} is not supported`);
-    compression = c;
-  }
+  return { algorithm, keyId, scope: makeScope(namespace, workflowId) };
+}
+
+/** The compression field (after the wrapped key's fields, in every version). */
+export function readCompression(meta: Metadata): Compression | undefined {
+  if (meta[META.compression] == null) return undefined;
+  const c = text(meta, META.compression, 32);
+  if (c !== 'deflate') throw new UnsupportedFormatError(`"${META.compression}" ${JSON.stringify(c)} is not supported`);
+  return c;
+}
+
+export function readBox(payload: Payload): Uint8Array {
   const box = payload.data;
   if (!(box instanceof Uint8Array)) throw new MalformedPayloadError('payload "data" expected bytes');
-  return {
-    header: { version: FORMAT_VERSION, algorithm, keyId, scope: makeScope(namespace, workflowId), wrappedDek, compression },
-    box,
-  };
+  return box;
 }
 
-/** Scope and key id of a sealed payload without opening it (for authorization before any KMS call). */
-export function peekScope(payload: Payload): { scope: Scope; keyId: string } | undefined {
-  if (!isEnvelopePayload(payload)) return undefined;
-  try {
-    const { header } = parseHeader(payload);
-    return { scope: header.scope, keyId: header.keyId };
-  } catch {
-    return undefined;
-  }
-}
-
-function bytes(meta: Record<string, Uint8Array | null | undefined>, key: string, max: number): Uint8Array {
+/** A metadata field's bytes: present, not empty, at most `max` long (format-v2.ts reads its fields the same way). */
+export function bytes(meta: Metadata, key: string, max: number): Uint8Array {
   const v = meta[key];
   if (!(v instanceof Uint8Array)) throw new MalformedPayloadError(`metadata "${key}" is missing`);
   if (v.length === 0) throw new MalformedPayloadError(`metadata "${key}" is empty`);
@@ -199,7 +227,8 @@ function bytes(meta: Record<string, Uint8Array | null | undefined>, key: string,
   return v;
 }
 
-function text(meta: Record<string, Uint8Array | null | undefined>, key: string, max: number): string {
+/** A metadata field as strict UTF-8. */
+export function text(meta: Metadata, key: string, max: number): string {
   const v = bytes(meta, key, max);
   try {
     return utf8Strict.decode(v);

@@ -31,7 +31,12 @@ interface Summary {
   kmsWireTotal: Record<'client' | 'worker', Record<string, number>>;
   keyCalls: Record<'client' | 'worker', Counts>;
   keyCallsTotal: Record<'client' | 'worker', Counts>;
+  kmsPer1000?: Record<'warm' | 'fromCold', Record<'client' | 'worker', number>>;
 }
+
+/** Issue 18's pair: the same KMS delay, per-workflow data keys and branch keys. */
+const PER_WORKFLOW = 'kms-10ms';
+const BRANCH = 'kms-branch-10ms';
 
 describe('workflow throughput benchmark (smoke)', () => {
   it('runs every variant against a real dev server; every workflow completes, without errors, and KMS calls are counted per process', async () => {
@@ -62,6 +67,15 @@ describe('workflow throughput benchmark (smoke)', () => {
         if (v.kmsDelayMs !== undefined) expect(wire, `${s.variant} ${role} KMS requests on the wire`).toBeGreaterThanOrEqual(hooks);
         else expect(wire, `${s.variant} ${role}`).toBe(0);
       }
+    }
+    // Counts, not times: per-workflow asks KMS at least once per workflow in each process, warm or
+    // not; branch keys ask once per namespace per process for its own branch key and once for the
+    // other process's, all of it during the warm-up, and nothing once warm.
+    const byId = (id: string) => r.summary.find((s) => s.variant === id)!;
+    for (const role of ['client', 'worker'] as const) {
+      expect(byId(PER_WORKFLOW).kmsPer1000!.warm[role], `per-workflow ${role}`).toBeGreaterThanOrEqual(1000);
+      expect(byId(BRANCH).kmsPer1000!.warm[role], `branch keys ${role}, warm`).toBe(0);
+      expect(byId(BRANCH).keyCallsTotal[role], `branch keys ${role}, whole run`).toMatchObject({ generate: 1, decrypt: 1 });
     }
     expect(readFileSync(path.join(out, 'workflows.svg'), 'utf8')).toMatch(/^<svg /);
   }, 480_000);

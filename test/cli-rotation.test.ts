@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec } from '../codecs/envelope-codec.js';
-import { peekScope } from '../primitives/format.js';
+import { peekScope } from '../primitives/format-versions.js';
 import { LocalKeyring } from '../keys/local-keyring.js';
 import { jsonPayload, text } from './support/payloads.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';

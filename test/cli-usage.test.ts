@@ -11,12 +11,13 @@ import { startDevServer, type DevServer } from './cli-support/temporal-dev.js';
 /**
  * `keys usage` against a real Temporal dev server: workflows started through the codec (no worker
  * needed: inputs, memo and signals are in history from the start), a rotation in between, and the
- * count per KEK and scope that `keys retire` relies on. Ends with the operator's whole flow:
+ * count per KEK and scope that `keys retire` relies on, with format version 2's payloads (branch
+ * keys) counted under their KEK like any other and, besides, per branch key. Ends with the operator's whole flow:
  * init → rotate → usage → retire.
  */
 
 interface UsageOut {
-  scan: { executions: number; payloads: number; unencrypted: number; failedExecutions: number; byKey: Record<string, { payloads: number; scopes: number }> };
+  scan: { executions: number; payloads: number; unencrypted: number; failedExecutions: number; byKey: Record<string, { payloads: number; scopes: number; v2?: number; branchKeys?: number }> };
   keys: { id: string; state: string; payloads: number; scopes: number }[];
   byScope?: { namespace: string; workflowId?: string; keyId: string; payloads: number }[];
   savedTo: string | null;
@@ -80,16 +81,22 @@ describe('keys usage / retire against a live Temporal dev server', () => {
         await new Promise((res) => setTimeout(res, 50));
       }
 
-      // Two more under v2, and a v2 signal into a v1 workflow's history.
-      for (const id of ['order-4', 'order-5']) await start(id, { id, total: 20 });
+      // Two more under v2, sealed by a client with branch keys (format version 2, one branch key
+      // for the namespace), and a v2 signal (format version 1) into a v1 workflow's history.
+      const branchCodec = new EnvelopeCodec({ keyProviders: ring, keyHierarchy: 'branch' });
+      const branchClient = new Client({ connection, namespace: 'default', dataConverter: { payloadCodecs: [branchCodec] } });
+      for (const id of ['order-4', 'order-5']) {
+        await branchClient.workflow.start('orderWorkflow', { taskQueue: 'no-worker-needed', workflowId: id, args: [{ id, total: 20 }], memo: { customer: `c-${id}` } });
+      }
+      branchCodec.close();
       await client.workflow.getHandle('order-1').signal('addItem', { sku: 'x' });
       // One started without the codec: plaintext, counted as not encrypted.
       await new Client({ connection, namespace: 'default' }).workflow.start('orderWorkflow', { taskQueue: 'no-worker-needed', workflowId: 'plain-1', args: ['plain'] });
 
       const usage = await usageWhen((u) => u.scan.executions === 6, '--by-scope', '--save');
       expect(usage.scan.failedExecutions).toBe(0);
-      expect(usage.scan.byKey[v1]).toEqual({ payloads: 6, scopes: 3, shreddable: 0 });
-      expect(usage.scan.byKey[v2]).toEqual({ payloads: 5, scopes: 3, shreddable: 0 });
+      expect(usage.scan.byKey[v1]).toEqual({ payloads: 6, scopes: 3, shreddable: 0, v2: 0, branchKeys: 0 });
+      expect(usage.scan.byKey[v2]).toEqual({ payloads: 5, scopes: 3, shreddable: 0, v2: 4, branchKeys: 1 });
       expect(usage.scan.unencrypted).toBe(1);
       expect(usage.scan.payloads).toBe(12);
       expect(usage.keys.map((k) => [k.id, k.state, k.payloads])).toEqual([
@@ -103,7 +110,8 @@ describe('keys usage / retire against a live Temporal dev server', () => {
       // The human-readable summary table.
       const table = await runCli(usageArgs().filter((a) => a !== '--json'));
       expect(table.code, table.stderr).toBe(0);
-      expect(table.stdout).toMatch(/KEY ID\s+STATE\s+PAYLOADS\s+SCOPES\s+SHREDDABLE/);
+      expect(table.stdout).toMatch(/KEY ID\s+STATE\s+PAYLOADS\s+SCOPES\s+SHREDDABLE\s+V2\s+BRANCH KEYS/);
+      expect(table.stdout).toMatch(new RegExp(`${v2}\\s+primary\\s+5\\s+3\\s+0\\s+4\\s+1`));
       expect(table.stdout).toMatch(new RegExp(`${v1}\\s+decrypt-only\\s+6\\s+3\\s+0`));
       expect(table.stdout).toContain('Scanned 6 workflow execution(s), 12 payload(s), 1 not encrypted');
 

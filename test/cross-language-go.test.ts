@@ -7,6 +7,7 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
+import { expectOpensV2OrRefusesUnsupported } from './support/v2-readers.js';
 
 /**
  * One wire format, two codecs: a vector file the TypeScript tool seals opens in the Go tool, and
@@ -101,5 +102,16 @@ describe('Go and TypeScript codecs read each other', () => {
     expect(n.kmsValid).toBeGreaterThan(0);
     const summary = await verifyWith('typescript', file);
     expect(summary).toEqual({ generator: 'go', verifier: 'typescript', opened: n.valid, rejected: n.invalid, failures: [] });
+  });
+
+  it('branch keys (format v2): the Go tool opens what the TypeScript tool sealed with --hierarchy branch, or (version 1 only) refuses every one as UNSUPPORTED_FORMAT', async () => {
+    const file = path.join(dir, 'from-typescript-branch.json');
+    await tsTool(['generate', '--out', file, '--hierarchy', 'branch', '--kms-key', kmsKey, ...kmsArgs()]);
+    // verify exits 1 while it has failures (a version-1-only reader has one per vector); its summary is still printed.
+    const { stdout } = await run(goTool, ['verify', file, ...kmsArgs()], { env: env() }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+      if (!err.stdout) throw new Error(`go verify failed: ${err.stderr ?? err.message}`);
+      return { stdout: err.stdout };
+    });
+    expectOpensV2OrRefusesUnsupported(JSON.parse(stdout) as Summary, file);
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec, makeScope } from '../codecs/index.js';
+import { branchKeyScope, deriveBranchDataKey } from '../primitives/branch-key.js';
 import { KmsUnavailableError } from '../primitives/errors.js';
 import { payloadsToJson } from '../codecs/payload-json.js';
 import { DataKeyCache, LocalKeyring, newKeyringDocument, type GeneratedDataKey, type KeyProvider } from '../keys/index.js';
@@ -82,6 +83,35 @@ describe('no plaintext or key material in logs, errors, metrics or CLI output', 
     captured.push({ where: 'server log', text: srv.lines.join('\n') });
     await srv.app.close();
     expect(srv.lines.length).toBeGreaterThan(5);
+  });
+
+  it('the codec server and a codec with branch keys: branch keys and the data keys derived from them', async () => {
+    const doc = newKeyringDocument();
+    secrets.push({ name: 'KEK (branch run)', bytes: Buffer.from(doc.keys[0]!.material!, 'base64') });
+    // RecordingProvider sees each branch key as the data key it generates for a namespace.
+    const kms = new RecordingProvider(LocalKeyring.fromDocument(doc));
+    const root = token('root');
+    const srv = await buildTestServer({ auth: { staticTokens: [root.entry] }, policy: { rules: [{ principals: ['root'], namespaces: ['default'], actions: ['decode', 'encode'] }] }, codec: { keyHierarchy: 'branch' }, log: { level: 'debug' } }, kms);
+    const codec = new EnvelopeCodec({ keyProviders: kms, keyHierarchy: 'branch' });
+    const sealedPayloads = await codec.encodeInScope([jsonPayload({ m: MARKER })], makeScope('default', 'wf-branch-leak'));
+    const bk = await kms.inner.decryptDataKey(doc.keys[0]!.id, sealedPayloads[0]!.metadata!['envelope-branch-key']!, branchKeyScope('default'));
+    secrets.push({ name: 'derived DEK of wf-branch-leak', bytes: Buffer.from(deriveBranchDataKey(bk, sealedPayloads[0]!.metadata!['envelope-dek-salt']!, makeScope('default', 'wf-branch-leak'))) });
+    const sealed = payloadsToJson(sealedPayloads).payloads;
+    const post = async (url: string, body: unknown) => {
+      const res = await srv.app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${root.value}` } });
+      if (!(url === '/decode' && res.statusCode === 200)) captured.push({ where: `branch response ${url} ${res.statusCode}`, text: res.body });
+      return res;
+    };
+    expect((await post('/decode', { payloads: sealed })).statusCode).toBe(200);
+    const encoded = await post('/encode', payloadsToJson([jsonPayload({ m: MARKER })]));
+    expect(Buffer.from(encoded.json().payloads[0].metadata['envelope-version'], 'base64').toString()).toBe('2');
+    const tampered = structuredClone(sealed) as { metadata: Record<string, string> }[];
+    tampered[0]!.metadata['envelope-branch-key'] = Buffer.from(Buffer.from(tampered[0]!.metadata['envelope-branch-key']!, 'base64').map((b, i) => (i === 20 ? b ^ 1 : b))).toString('base64');
+    expect((await post('/decode', { payloads: tampered })).statusCode).toBe(422);
+    captured.push({ where: '/metrics (branch)', text: (await srv.app.inject({ method: 'GET', url: '/metrics' })).body });
+    captured.push({ where: 'server log (branch)', text: srv.lines.join('\n') });
+    await srv.app.close();
+    codec.close();
   });
 
   it('the CLI, through init, list, show, rotate, encode, failing decodes and usage errors', async () => {

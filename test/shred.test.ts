@@ -5,7 +5,7 @@ import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeCodec } from '../codecs/envelope-codec.js';
 import { KeyShreddedError } from '../primitives/errors.js';
-import { peekScope } from '../primitives/format.js';
+import { peekScope } from '../primitives/format-versions.js';
 import { makeScope } from '../primitives/scope.js';
 import { newKeyringDocument } from '../keys/keyring-file.js';
 import { LocalKeyring } from '../keys/local-keyring.js';

@@ -14,10 +14,13 @@ export type KmsOpCounts = Record<string, number>;
  * caller's delay before forwarding it: a KMS round trip's network latency, per request rather than
  * per connection (the AWS SDK keeps connections alive, so a TCP-level delay would only slow the
  * first). It listens once per named caller (a process: `local/client`, `kms-10ms/worker`), so each
- * process's KMS calls are counted on the wire by operation, apart from the others'.
+ * process's KMS calls are counted on the wire by operation, apart from the others'. The workflow
+ * bench and the simulated processes of `npm run bench:kms` and test/kms-hierarchy.test.ts
+ * (test/support/simulated-workflows.ts, through `caller()`) share it.
  */
 export class KmsDelayProxy {
   private readonly counts = new Map<string, KmsOpCounts>();
+  private readonly delays = new Map<string, number>();
   private readonly servers: http.Server[] = [];
   private readonly upstream = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -31,7 +34,8 @@ export class KmsDelayProxy {
     const endpoints: Record<string, string> = {};
     const proxy = new KmsDelayProxy(new URL(target), endpoints);
     for (const [caller, delayMs] of Object.entries(callers)) {
-      const server = http.createServer((req, res) => proxy.forward(caller, delayMs, req, res));
+      proxy.delays.set(caller, delayMs);
+      const server = http.createServer((req, res) => proxy.forward(caller, req, res));
       server.keepAliveTimeout = 60_000;
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       proxy.servers.push(server);
@@ -45,13 +49,37 @@ export class KmsDelayProxy {
     return Object.fromEntries(Object.keys(this.endpoints).map((c) => [c, { ...this.counts.get(c) }]));
   }
 
+  /**
+   * One caller's view, for a run that changes the delay between cases and counts from zero again
+   * after a warm-up: its endpoint, its counts by operation and in total, and its delay.
+   */
+  caller(name: string): KmsCallerView {
+    if (this.endpoints[name] === undefined) throw new Error(`no caller ${JSON.stringify(name)}; known: ${Object.keys(this.endpoints).join(', ')}`);
+    const proxy = this;
+    return {
+      endpoint: this.endpoints[name],
+      get delayMs() {
+        return proxy.delays.get(name) ?? 0;
+      },
+      set delayMs(ms: number) {
+        proxy.delays.set(name, ms);
+      },
+      snapshot: () => ({ ...this.counts.get(name) }),
+      get total() {
+        return Object.values(proxy.counts.get(name) ?? {}).reduce((a, b) => a + b, 0);
+      },
+      reset: () => void this.counts.delete(name),
+    };
+  }
+
   async stop(): Promise<void> {
     for (const s of this.servers) s.closeAllConnections();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.upstream.destroy();
   }
 
-  private forward(caller: string, delayMs: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private forward(caller: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const delayMs = this.delays.get(caller) ?? 0;
     const op = String(req.headers['x-amz-target'] ?? 'other').replace(/^TrentService\./, '');
     const mine = this.counts.get(caller) ?? {};
     mine[op] = (mine[op] ?? 0) + 1;
@@ -70,4 +98,16 @@ export class KmsDelayProxy {
     if (delayMs > 0) setTimeout(send, delayMs);
     else send();
   }
+}
+
+/** One caller of a KmsDelayProxy (KmsDelayProxy.caller). */
+export interface KmsCallerView {
+  readonly endpoint: string;
+  /** Added to each of this caller's requests from now on. */
+  delayMs: number;
+  /** Requests by operation since the start or the last reset (a copy), e.g. `{ GenerateDataKey: 1, Decrypt: 2 }`. */
+  snapshot(): KmsOpCounts;
+  /** Every request counted since the start or the last reset, whatever its operation. */
+  readonly total: number;
+  reset(): void;
 }

@@ -96,10 +96,18 @@ export const VARIANTS: readonly Variant[] = [
     codec: 'envelope',
     open: async (_role, s) => envelope(await localKeyring(s)),
   },
-  { id: 'kms-10ms', label: 'ours, AWS KMS +10 ms', kmsDelayMs: 10, target: 0.8, codec: 'envelope', open: async (role, s) => envelope(await awsKms(role, s)) },
-  // Issue 18's branch keys go here, one KMS call per namespace and key lifetime instead of per workflow:
-  // { id: 'kms-branch-10ms', label: 'ours, AWS KMS branch keys +10 ms', kmsDelayMs: 10, target: 0.8, codec: 'envelope',
-  //   open: async (role, s) => envelope(await awsKms(role, s), { keyHierarchy: 'branch' }) },
+  // Issue 18's two key hierarchies, each with KMS behind the same 10 ms: per-workflow (format v1)
+  // asks KMS for every workflow each process touches; branch keys (format v2) once per namespace and
+  // hour per process, so a warm process makes no KMS request at all.
+  { id: 'kms-10ms', label: 'ours, per-workflow, KMS +10 ms', kmsDelayMs: 10, target: 0.8, codec: 'envelope', open: async (role, s) => envelope(await awsKms(role, s)) },
+  {
+    id: 'kms-branch-10ms',
+    label: 'ours, branch keys, KMS +10 ms',
+    kmsDelayMs: 10,
+    target: 0.8,
+    codec: 'envelope',
+    open: async (role, s) => envelope(await awsKms(role, s), { keyHierarchy: 'branch' }),
+  },
 ];
 
 export function variantById(id: string): Variant {

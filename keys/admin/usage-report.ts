@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { KeyringError } from '../../primitives/errors.js';
@@ -7,7 +8,8 @@ import { isoTime, parseKeyFile } from '../file-schema.js';
 import { isShreddableKeyId, kekIdOf } from '../shreddable-provider.js';
 
 /**
- * What `keys usage` found in Temporal history: payloads counted per KEK and per scope, and the
+ * What `keys usage` found in Temporal history: payloads counted per KEK (format version 2's also
+ * per branch key) and per scope, and the
  * report file (`keys usage --save`) that keeps the scans as evidence for `keys retire`
  * (./retire-rules.ts).
  */
@@ -21,6 +23,13 @@ const keyUsageSchema = z.looseObject({
   scopes: count,
   /** Of `payloads`, how many were sealed through the shreddable provider. */
   shreddable: count,
+  /**
+   * Of `payloads`, how many are format version 2 (branch keys), and how many distinct branch keys
+   * this KEK wrapped for them (one per writer process, namespace and branch-key lifetime). Absent
+   * in reports saved before version 2: read as 0.
+   */
+  v2: count.optional(),
+  branchKeys: count.optional(),
 });
 export type KeyUsage = z.infer<typeof keyUsageSchema>;
 
@@ -51,6 +60,14 @@ const usageReportSchema = z.looseObject({
 });
 export type UsageReport = z.infer<typeof usageReportSchema>;
 
+/** One payload as the scan saw its header (primitives/format-versions.ts peekSealed), or undefined for a payload not in our format. */
+export interface FoundPayload {
+  readonly keyId: string;
+  readonly scope: Scope;
+  /** Version 2 only: the wrapped branch key, counted by its SHA-256 (the bytes are not kept). */
+  readonly wrappedBranchKey?: Uint8Array | undefined;
+}
+
 export interface ScopeUsage {
   readonly namespace: string;
   readonly workflowId?: string | undefined;
@@ -58,14 +75,14 @@ export interface ScopeUsage {
   payloads: number;
 }
 
-/** Counts payloads per KEK and per scope while histories are walked. */
+/** Counts payloads per KEK, per branch key and per scope while histories are walked. */
 export class UsageTally {
   payloads = 0;
   unencrypted = 0;
-  private readonly keys = new Map<string, { payloads: number; shreddable: number; scopes: Set<string> }>();
+  private readonly keys = new Map<string, { payloads: number; shreddable: number; v2: number; scopes: Set<string>; branchKeys: Set<string> }>();
   private readonly scopes = new Map<string, ScopeUsage>();
 
-  add(found: { keyId: string; scope: Scope } | undefined): void {
+  add(found: FoundPayload | undefined): void {
     this.payloads += 1;
     if (found === undefined) {
       this.unencrypted += 1;
@@ -75,11 +92,15 @@ export class UsageTally {
     const scopeId = JSON.stringify([found.scope.namespace, found.scope.workflowId ?? null]);
     let k = this.keys.get(kek);
     if (k === undefined) {
-      k = { payloads: 0, shreddable: 0, scopes: new Set() };
+      k = { payloads: 0, shreddable: 0, v2: 0, scopes: new Set(), branchKeys: new Set() };
       this.keys.set(kek, k);
     }
     k.payloads += 1;
     if (isShreddableKeyId(found.keyId)) k.shreddable += 1;
+    if (found.wrappedBranchKey !== undefined) {
+      k.v2 += 1;
+      k.branchKeys.add(createHash('sha256').update(found.wrappedBranchKey).digest('base64'));
+    }
     k.scopes.add(scopeId);
     const sk = `${scopeId}|${kek}`;
     const s = this.scopes.get(sk);
@@ -93,7 +114,7 @@ export class UsageTally {
   byKey(): Record<string, KeyUsage> {
     const out: Record<string, KeyUsage> = {};
     for (const [id, k] of [...this.keys].sort(([a], [b]) => a.localeCompare(b))) {
-      out[id] = { payloads: k.payloads, scopes: k.scopes.size, shreddable: k.shreddable };
+      out[id] = { payloads: k.payloads, scopes: k.scopes.size, shreddable: k.shreddable, v2: k.v2, branchKeys: k.branchKeys.size };
     }
     return out;
   }

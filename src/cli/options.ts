@@ -52,6 +52,18 @@ export function addKeySourceOptions(cmd: Command, options: { shredStore?: boolea
   return cmd;
 }
 
+/**
+ * `--key-hierarchy per-workflow|branch` (env TEMPORAL_ENVELOPE_KEY_HIERARCHY, the server config's
+ * codec.keyHierarchy): how sealing makes data keys. Opening reads both formats either way.
+ */
+export function addKeyHierarchyOption(cmd: Command, what: string): Command {
+  return cmd.addOption(
+    new Option('--key-hierarchy <hierarchy>', `how ${what} makes data keys: a KMS data key per workflow (format v1) or derived from a branch key per namespace (format v2)`)
+      .choices(['per-workflow', 'branch'])
+      .env('TEMPORAL_ENVELOPE_KEY_HIERARCHY'),
+  );
+}
+
 export function keySourceFrom(opts: Record<string, unknown>): KeySourceOptions {
   const provider = opts.provider as ProviderName;
   const kmsEndpoint = opts.kmsEndpoint as string | undefined;

@@ -141,6 +141,14 @@ export const configSchema = z
       .object({
         defaultNamespace: z.string().min(1).default('default'),
         algorithm: z.enum(['AES-256-GCM', 'XCHACHA20-POLY1305']).default('AES-256-GCM'),
+        /**
+         * How the server's /encode makes data keys: "per-workflow" (a KMS data key per scope,
+         * format v1) or "branch" (derived from a branch key per namespace, format v2). Decoding
+         * reads both either way. docs/key-management.md, "Choosing a key hierarchy".
+         */
+        keyHierarchy: z.enum(['per-workflow', 'branch']).default('per-workflow'),
+        /** With keyHierarchy "branch": how long one branch key makes data keys for a namespace. Default 1 h. */
+        branchKeyMaxAgeMs: positiveInt.optional(),
         cache: z
           .object({
             maxAgeMs: positiveInt.optional(),

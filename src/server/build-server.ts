@@ -52,6 +52,8 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     keyProviders: deps.keyProvider,
     defaultNamespace: config.codec.defaultNamespace,
     algorithm: config.codec.algorithm,
+    keyHierarchy: config.codec.keyHierarchy,
+    ...(config.codec.branchKeyMaxAgeMs === undefined ? {} : { branchKeyMaxAgeMs: config.codec.branchKeyMaxAgeMs }),
     cache: { ...config.codec.cache },
     observer: metrics.observer(),
   });

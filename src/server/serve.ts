@@ -15,6 +15,8 @@ export interface ServeOptions {
   configPath?: string;
   host?: string;
   port?: number;
+  /** Overrides the config's codec.keyHierarchy (the CLI's --key-hierarchy). */
+  keyHierarchy?: 'per-workflow' | 'branch';
   env?: NodeJS.ProcessEnv;
   /** Where the one-time dev token is printed. Default stderr. */
   print?: (line: string) => void;
@@ -56,6 +58,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const devMode = options.configPath === undefined;
   const overrides: ConfigInput = {
     server: { ...(options.host !== undefined ? { host: options.host } : {}), ...(options.port !== undefined ? { port: options.port } : {}) },
+    ...(options.keyHierarchy !== undefined ? { codec: { keyHierarchy: options.keyHierarchy } } : {}),
   };
   const config = loadConfig({ file: options.configPath, env, overrides, ...(devMode ? { defaults: DEV_DEFAULTS } : {}) });
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty ?? Boolean(process.stdout.isTTY) });

@@ -2,13 +2,13 @@
  * The TypeScript codec's vector tool (test/cross-language/README.md): seal a set of vectors any of
  * our codecs must open, or verify a set another codec sealed.
  *
- *   npx tsx test/cross-language/ts-vectors.ts generate --out FILE [--kms-endpoint URL --kms-key ID --region R]
+ *   npx tsx test/cross-language/ts-vectors.ts generate --out FILE [--hierarchy per-workflow|branch] [--kms-endpoint URL --kms-key ID --region R]
  *   npx tsx test/cross-language/ts-vectors.ts verify FILE [--kms-endpoint URL --region R]
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Payload, SerializationContext } from '@temporalio/common';
-import { EnvelopeCodec, LocalKeyring, makeScope, type AeadAlgorithm, type Compression } from '../../codecs/index.js';
+import { EnvelopeCodec, LocalKeyring, makeScope, type AeadAlgorithm, type Compression, type KeyHierarchy } from '../../codecs/index.js';
 import { AwsKmsKeyring, type KeyProvider } from '../../keys/index.js';
 import { fromProtoJson, jsonPayload, samePayload, toProtoJson } from '../support/payloads.js';
 
@@ -38,6 +38,8 @@ interface InvalidVector {
 interface VectorFile {
   format: 'temporal-envelope/cross-v1';
   generator: string;
+  /** How the data keys were made: "branch" seals format v2. Absent: "per-workflow" (format v1). */
+  hierarchy?: KeyHierarchy;
   note: string;
   keyring: unknown;
   kms?: { keyId: string; region: string };
@@ -52,11 +54,12 @@ interface Args {
   kmsEndpoint?: string | undefined;
   kmsKey?: string | undefined;
   region?: string | undefined;
+  hierarchy: KeyHierarchy;
 }
 
 function parseArgs(argv: string[]): Args {
   const [verb, ...rest] = argv;
-  const args: Args = { verb: verb ?? '' };
+  const args: Args = { verb: verb ?? '', hierarchy: 'per-workflow' };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     const value = () => {
@@ -68,6 +71,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--kms-endpoint') args.kmsEndpoint = value();
     else if (a === '--kms-key') args.kmsKey = value();
     else if (a === '--region') args.region = value();
+    else if (a === '--hierarchy') {
+      const h = value();
+      if (h !== 'per-workflow' && h !== 'branch') throw new Error(`--hierarchy expected per-workflow or branch, got ${JSON.stringify(h)}`);
+      args.hierarchy = h;
+    }
     else if (!a.startsWith('--') && args.file === undefined) args.file = a;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -129,7 +137,7 @@ async function generate(args: Args): Promise<void> {
 
   const valid: ValidVector[] = [];
   for (const c of cases) {
-    const codec = new EnvelopeCodec({ keyProviders: providers[c.provider]!, algorithm: c.algorithm, compression: c.compression, compressionMinBytes: 256 });
+    const codec = new EnvelopeCodec({ keyProviders: providers[c.provider]!, keyHierarchy: args.hierarchy, algorithm: c.algorithm, compression: c.compression, compressionMinBytes: 256 });
     const [sealed] = await codec.encodeInScope([c.input], makeScope(c.namespace, c.workflowId ?? undefined));
     valid.push({ ...c, input: toProtoJson(c.input), sealed: toProtoJson(sealed!) });
   }
@@ -145,33 +153,53 @@ async function generate(args: Args): Promise<void> {
   const data = Buffer.from(first.data, 'base64');
   const flipped = Buffer.from(data);
   flipped[flipped.length - 1]! ^= 0x01;
-  const wrapped = Buffer.from(first.metadata['envelope-dek']!, 'base64');
-  wrapped[20]! ^= 0x80;
+  const flipped20 = (field: string) => {
+    const bytes = Buffer.from(first.metadata[field]!, 'base64');
+    bytes[20]! ^= 0x80;
+    return bytes.toString('base64');
+  };
+  // The wrapped key's fields: v1's wrapped DEK, or v2's wrapped branch key and salt.
+  const keyCases: InvalidVector[] =
+    args.hierarchy === 'branch'
+      ? [
+          { name: 'wrapped branch key altered', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-branch-key', flipped20('envelope-branch-key')) },
+          { name: 'salt altered', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-dek-salt', flipped20('envelope-dek-salt')) },
+          { name: 'wrapped branch key missing', code: 'MALFORMED_PAYLOAD', provider: 'local', sealed: withMeta('envelope-branch-key', undefined) },
+          { name: 'salt missing', code: 'MALFORMED_PAYLOAD', provider: 'local', sealed: withMeta('envelope-dek-salt', undefined) },
+          { name: 'salt of 16 bytes', code: 'MALFORMED_PAYLOAD', provider: 'local', sealed: withMeta('envelope-dek-salt', Buffer.alloc(16).toString('base64')) },
+          { name: 'version relabelled 2 to 1', code: 'MALFORMED_PAYLOAD', provider: 'local', sealed: withMeta('envelope-version', b64('1')) },
+          { name: 'version 2 carrying an envelope-dek', code: 'UNSUPPORTED_FORMAT', provider: 'local', sealed: withMeta('envelope-dek', first.metadata['envelope-branch-key']) },
+        ]
+      : [
+          { name: 'wrapped DEK altered', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-dek', flipped20('envelope-dek')) },
+          { name: 'wrapped DEK missing', code: 'MALFORMED_PAYLOAD', provider: 'local', sealed: withMeta('envelope-dek', undefined) },
+        ];
   const invalid: InvalidVector[] = [
     { name: 'last tag bit flipped', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: { metadata: first.metadata, data: flipped.toString('base64') } },
     { name: 'truncated to 10 bytes', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: { metadata: first.metadata, data: data.subarray(0, 10).toString('base64') } },
     { name: 'workflow id swapped in the header', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-workflow-id', b64('grant-666')) },
     { name: 'workflow id removed from the header', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-workflow-id', undefined) },
     { name: 'namespace swapped in the header', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-namespace', b64('other')) },
-    { name: 'wrapped DEK altered', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-dek', wrapped.toString('base64')) },
     { name: 'algorithm relabelled', code: 'TAMPERED_CIPHERTEXT', provider: 'local', sealed: withMeta('envelope-alg', b64('XCHACHA20-POLY1305')) },
     { name: 'unknown key id', code: 'UNKNOWN_KEY', provider: 'local', sealed: withMeta('encryption-key-id', b64('local-9-deadbeef')) },
     { name: 'future format version', code: 'UNSUPPORTED_FORMAT', provider: 'local', sealed: withMeta('envelope-version', b64('9')) },
     { name: 'unknown algorithm', code: 'UNSUPPORTED_FORMAT', provider: 'local', sealed: withMeta('envelope-alg', b64('ROT13')) },
-    { name: 'wrapped DEK missing', code: 'MALFORMED_PAYLOAD', provider: 'local', sealed: withMeta('envelope-dek', undefined) },
+    ...keyCases,
     { name: 'opened in another workflow', code: 'SCOPE_MISMATCH', provider: 'local', sealed: first, openIn: { namespace: 'default', workflowId: 'grant-43' } },
     { name: 'opened in another namespace', code: 'SCOPE_MISMATCH', provider: 'local', sealed: first, openIn: { namespace: 'other', workflowId: 'grant-42' } },
   ];
   const kmsVector = valid.find((v) => v.provider === 'aws-kms');
   if (kmsVector !== undefined) {
     const kd = kmsVector.sealed as Required<ProtoJson>;
-    const kw = Buffer.from(kd.metadata['envelope-dek']!, 'base64');
+    const field = args.hierarchy === 'branch' ? 'envelope-branch-key' : 'envelope-dek';
+    const kw = Buffer.from(kd.metadata[field]!, 'base64');
     kw[kw.length - 5]! ^= 0x01;
-    invalid.push({ name: 'KMS-wrapped DEK altered', code: 'TAMPERED_CIPHERTEXT', provider: 'aws-kms', sealed: { metadata: { ...kd.metadata, 'envelope-dek': kw.toString('base64') }, data: kd.data } });
+    invalid.push({ name: `KMS-wrapped ${args.hierarchy === 'branch' ? 'branch key' : 'DEK'} altered`, code: 'TAMPERED_CIPHERTEXT', provider: 'aws-kms', sealed: { metadata: { ...kd.metadata, [field]: kw.toString('base64') }, data: kd.data } });
   }
   const file: VectorFile = {
     format: 'temporal-envelope/cross-v1',
     generator: 'typescript',
+    ...(args.hierarchy === 'branch' ? { hierarchy: args.hierarchy } : {}),
     note: 'TEST ONLY: the keys below were generated for this file and protect nothing.',
     keyring,
     ...(args.kmsKey !== undefined && args.kmsEndpoint !== undefined ? { kms: { keyId: args.kmsKey, region } } : {}),
@@ -230,6 +258,6 @@ const args = parseArgs(process.argv.slice(2));
 if (args.verb === 'generate') await generate(args);
 else if (args.verb === 'verify') process.exitCode = await verify(args);
 else {
-  process.stderr.write('usage: ts-vectors.ts generate --out FILE [--kms-endpoint URL --kms-key ID --region R] | verify FILE [--kms-endpoint URL --region R]\n');
+  process.stderr.write('usage: ts-vectors.ts generate --out FILE [--hierarchy per-workflow|branch] [--kms-endpoint URL --kms-key ID --region R] | verify FILE [--kms-endpoint URL --region R]\n');
   process.exitCode = 2;
 }

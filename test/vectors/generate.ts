@@ -19,7 +19,7 @@ export const VECTOR_KEYRING: KeyringDocument = {
   ],
 };
 
-interface Case {
+export interface Case {
   name: string;
   algorithm: AeadAlgorithm;
   compression: Compression | false;

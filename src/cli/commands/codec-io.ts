@@ -9,7 +9,8 @@ import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.j
 import { makeScope } from '../../../primitives/scope.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { addKeySourceOptions, addWorkflowIdOption, keySourceFrom, workflowIdFrom } from '../options.js';
+import type { KeyHierarchy } from '../../../primitives/branch-key.js';
+import { addKeyHierarchyOption, addKeySourceOptions, addWorkflowIdOption, keySourceFrom, workflowIdFrom } from '../options.js';
 import { parseNonEmpty } from '../parse.js';
 import { openKeyProvider } from '../providers.js';
 
@@ -36,7 +37,7 @@ export function registerCodecIo(program: Command, io: CliIo): void {
       .option('-n, --namespace <namespace>', direction === 'encode' ? 'namespace to seal for (default "default")' : 'require payloads sealed for this namespace', parseNonEmpty)
       .addHelpText('after', `\nExample:\n  echo '{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"IkhpIg=="}]}' | temporal-envelope ${direction === 'encode' ? 'encode --workflow-id order-1' : 'decode --in sealed.json'}`);
     addWorkflowIdOption(cmd, direction === 'encode' ? 'workflow to seal for (omit for a namespace-scoped payload)' : 'require payloads sealed for this workflow');
-    addKeySourceOptions(cmd).action(async (opts: Record<string, unknown>) => {
+    addKeyHierarchyOption(addKeySourceOptions(cmd), direction === 'encode' ? 'encode' : 'this command (decode reads both formats regardless)').action(async (opts: Record<string, unknown>) => {
       const source = keySourceFrom(opts);
       const namespace = opts.namespace as string | undefined;
       const workflowId = workflowIdFrom(opts);
@@ -46,7 +47,8 @@ export function registerCodecIo(program: Command, io: CliIo): void {
       const payloads = parseInput(await readInput(io, opts.in as string | undefined), (opts.in as string | undefined) ?? 'stdin');
       const provider = await openKeyProvider(source);
       try {
-        const codec = new EnvelopeCodec({ keyProviders: provider, defaultNamespace: namespace ?? 'default' });
+        const keyHierarchy = opts.keyHierarchy as KeyHierarchy | undefined;
+        const codec = new EnvelopeCodec({ keyProviders: provider, defaultNamespace: namespace ?? 'default', ...(keyHierarchy === undefined ? {} : { keyHierarchy }) });
         const out = direction === 'encode' ? await codec.encodeInScope(payloads, makeScope(namespace ?? 'default', workflowId)) : await decodeAll(codec, payloads, namespace, workflowId, source.shredStore !== undefined);
         await writeOutput(io, opts.out as string | undefined, `${JSON.stringify(payloadsToJson(out), null, 2)}\n`);
       } finally {

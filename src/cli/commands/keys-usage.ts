@@ -89,6 +89,8 @@ interface KeyRow {
   payloads: number;
   scopes: number;
   shreddable: number;
+  v2: number;
+  branchKeys: number;
 }
 
 function keyRows(scan: UsageScan, known: readonly KeyInfo[]): KeyRow[] {
@@ -96,14 +98,18 @@ function keyRows(scan: UsageScan, known: readonly KeyInfo[]): KeyRow[] {
   const seen = new Set<string>();
   for (const k of known) {
     const u = scan.byKey[k.id];
-    rows.push({ id: k.id, state: k.state, payloads: u?.payloads ?? 0, scopes: u?.scopes ?? 0, shreddable: u?.shreddable ?? 0 });
+    rows.push({ id: k.id, state: k.state, ...counts(u) });
     seen.add(k.id);
   }
   for (const [id, u] of Object.entries(scan.byKey)) {
     // In history but not in this keyring: no configured key opens these payloads.
-    if (!seen.has(id)) rows.push({ id, state: 'not in keyring', payloads: u.payloads, scopes: u.scopes, shreddable: u.shreddable });
+    if (!seen.has(id)) rows.push({ id, state: 'not in keyring', ...counts(u) });
   }
   return rows;
+}
+
+function counts(u: UsageScan['byKey'][string] | undefined): Omit<KeyRow, 'id' | 'state'> {
+  return { payloads: u?.payloads ?? 0, scopes: u?.scopes ?? 0, shreddable: u?.shreddable ?? 0, v2: u?.v2 ?? 0, branchKeys: u?.branchKeys ?? 0 };
 }
 
 function printSummary(io: CliIo, scan: UsageScan, keys: readonly KeyRow[], byScope: readonly ScopeUsage[] | undefined): void {
@@ -114,8 +120,8 @@ function printSummary(io: CliIo, scan: UsageScan, keys: readonly KeyRow[], bySco
   printLine(
     io,
     formatTable(
-      ['KEY ID', 'STATE', 'PAYLOADS', 'SCOPES', 'SHREDDABLE'],
-      keys.map((k) => [k.id, k.state, String(k.payloads), String(k.scopes), String(k.shreddable)]),
+      ['KEY ID', 'STATE', 'PAYLOADS', 'SCOPES', 'SHREDDABLE', 'V2', 'BRANCH KEYS'],
+      keys.map((k) => [k.id, k.state, String(k.payloads), String(k.scopes), String(k.shreddable), String(k.v2), String(k.branchKeys)]),
     ),
   );
   const idle = keys.filter((k) => k.payloads === 0 && k.state === 'decrypt-only');

@@ -1,23 +1,28 @@
 import { Option, type Command } from 'commander';
+import type { KeyHierarchy } from '../../../primitives/branch-key.js';
 import { printLine, type CliIo } from '../io.js';
+import { addKeyHierarchyOption } from '../options.js';
 import { parseNonEmpty, parsePort } from '../parse.js';
 
 /** `serve`: run the codec server. Loaded lazily so `keys …` never pays for fastify. */
 export function registerServe(program: Command, io: CliIo): void {
-  program
+  const cmd = program
     .command('serve')
     .description('run the codec server the Temporal UI and CLI decode through (stops on SIGTERM/SIGINT)')
     .addOption(new Option('-c, --config <file>', 'server config file (YAML or JSON)').env('TEMPORAL_ENVELOPE_CONFIG').argParser(parseNonEmpty))
     .addOption(new Option('--host <host>', 'address to listen on (overrides the config)').argParser(parseNonEmpty))
-    .addOption(new Option('--port <port>', 'port to listen on (overrides the config)').argParser(parsePort))
-    .action(async (opts: { config?: string; host?: string; port?: number }) => {
+    .addOption(new Option('--port <port>', 'port to listen on (overrides the config)').argParser(parsePort));
+  addKeyHierarchyOption(cmd, "the server's /encode (overrides codec.keyHierarchy)").action(
+    async (opts: { config?: string; host?: string; port?: number; keyHierarchy?: KeyHierarchy }) => {
       const { serve } = await import('../../server/index.js');
       const server = await serve({
         ...(opts.config === undefined ? {} : { configPath: opts.config }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.port === undefined ? {} : { port: opts.port }),
+        ...(opts.keyHierarchy === undefined ? {} : { keyHierarchy: opts.keyHierarchy }),
         env: io.env,
       });
       printLine(io, `temporal-envelope codec server listening on ${server.publicUrl}`);
-    });
+    },
+  );
 }

@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
-import { peekScope } from '../../../primitives/format.js';
+import { peekSealed } from '../../../primitives/format-versions.js';
 import { UsageTally, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { TemporalConnectionOptions } from '../options.js';
 import { forEachPayload } from './history-payloads.js';
 
 /**
- * Walk the histories of a namespace's workflow executions and count payloads per KEK and scope.
+ * Walk the histories of a namespace's workflow executions and count payloads per KEK (and, for
+ * format version 2, per branch key) and per scope.
  * Uses the raw WorkflowService calls: the high-level client would run memo and search attributes
  * through a data converter, and an encrypted memo has no converter here.
  */
@@ -97,7 +98,7 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
           maximumPageSize: 1000,
           ...(nextPageToken === undefined ? {} : { nextPageToken }),
         });
-        for (const event of page.history?.events ?? []) forEachPayload(event, (p) => found.push(peekScope(p)));
+        for (const event of page.history?.events ?? []) forEachPayload(event, (p) => found.push(peekSealed(p)));
         nextPageToken = page.nextPageToken != null && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
       } while (nextPageToken !== undefined);
       for (const f of found) tally.add(f);

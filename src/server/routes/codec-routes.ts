@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
 import { isEnvelopeError } from '../../../primitives/errors.js';
-import { peekScope } from '../../../primitives/format.js';
+import { peekScope } from '../../../primitives/format-versions.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
 import { makeScope, type Scope } from '../../../primitives/scope.js';
 import type { ServerConfig } from '../../config/schema.js';
