@@ -94,7 +94,7 @@ func TestBranchKeysKeepKMSCallsPerNamespace(t *testing.T) {
 	var perWorkflow atomic.Int64
 	v1 := newCodec(t, codec.Options{KeyProviders: []keys.KeyProvider{ring}, Observer: observe(&perWorkflow)})
 	for i := 0; i < 20; i++ {
-		if _, err := v1.WithSerializationContext(wfCtx("wf-"+strconv.Itoa(i))).Encode([]*commonpb.Payload{jsonPayload(`1`)}); err != nil {
+		if _, err := v1.WithSerializationContext(wfCtx("wf-" + strconv.Itoa(i))).Encode([]*commonpb.Payload{jsonPayload(`1`)}); err != nil {
 			t.Fatal(err)
 		}
 	}

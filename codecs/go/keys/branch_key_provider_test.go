@@ -139,7 +139,10 @@ func TestBranchKeyRenewedAfterMaxAgeAndOnRotation(t *testing.T) {
 		}
 		return dk
 	}
-	bkOf := func(dk GeneratedDataKey) string { bk, _, _ := primitives.UnpackBranchWrapped(dk.Wrapped); return string(bk) }
+	bkOf := func(dk GeneratedDataKey) string {
+		bk, _, _ := primitives.UnpackBranchWrapped(dk.Wrapped)
+		return string(bk)
+	}
 	first := gen(1)
 	clock.advance(9 * time.Minute)
 	if bkOf(gen(2)) != bkOf(first) || kms.branchGenerates.Load() != 1 {
