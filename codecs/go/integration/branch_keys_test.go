@@ -1,12 +1,9 @@
 package integration
 
 import (
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/codec"
@@ -34,36 +31,7 @@ func TestBranchKeysWorkerNextToAPerWorkflowClient(t *testing.T) {
 	startWorker(t, workerSide, "go-branch", func(w worker.Worker) { registerSaga(w, workerSide.warrant) })
 
 	id := "go-grant-branch-1"
-	ctx := withTimeout(t, 60*time.Second)
-	run, err := clientSide.client.ExecuteWorkflow(clientSide.warrant.WithValue(ctx, secrets["warrant"]),
-		client.StartWorkflowOptions{ID: id, TaskQueue: "go-branch", Memo: map[string]any{"costCenter": secrets["memo"]}}, "GrantSaga", request(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	upd, err := clientSide.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: "setNote", Args: []any{secrets["note"]}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var updated string
-	if err := upd.Get(ctx, &updated); err != nil || updated != "note set for "+secrets["email"] {
-		t.Fatalf("update: %q %v", updated, err)
-	}
-	if err := clientSide.client.SignalWorkflow(ctx, id, "", "approve", "dana@corp.example"); err != nil {
-		t.Fatal(err)
-	}
-	var result grantResult
-	if err := run.Get(ctx, &result); err != nil {
-		t.Fatal(err)
-	}
-	if result.Stage != "granted" || result.Credential != secrets["credential"] || result.ActingFor != secrets["warrant"] || result.Note != secrets["note"] || !strings.Contains(result.Audit, secrets["email"]) {
-		t.Fatalf("result %+v", result)
-	}
-
-	raw := plainClient(t)
-	parent, child := fetchHistory(t, raw, id), fetchHistory(t, raw, id+"-audit")
-	parent.mustNotContain(t, "parent history", secretValues()...)
-	child.mustNotContain(t, "child history", secretValues()...)
-
+	parent, child := runGrantSaga(t, clientSide, id, "go-branch")
 	found := append(parent.payloads(), child.payloads()...)
 	versions := map[string]int{}
 	branchKeys := map[string]bool{}

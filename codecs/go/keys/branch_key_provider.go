@@ -334,16 +334,7 @@ func (b *BranchKeyProvider) sweep() {
 
 // kms is a call to the KEK provider, told to the observer as a KMS call.
 func (b *BranchKeyProvider) kms(op string, call func() error) error {
-	start := time.Now()
-	err := call()
-	if b.observer.OnKMSCall != nil {
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-		}
-		b.observer.OnKMSCall(op, b.inner.Name(), outcome, time.Since(start).Seconds())
-	}
-	return err
+	return b.observer.kmsCall(op, b.inner.Name(), call)
 }
 
 // openingID keys the opening cache: KEK id, namespace and the wrapped bytes themselves (only branch
