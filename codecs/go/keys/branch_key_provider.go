@@ -94,6 +94,11 @@ func NewBranchKeyProvider(inner KeyProvider, opts BranchKeyOptions) (*BranchKeyP
 		return nil, err
 	}
 	opts.Hierarchy = hierarchy
+	if layer, ok := inner.(*BranchKeyProvider); ok {
+		// Two layers would hide the KEK provider's branch wrapping from the outer one, which could
+		// then not open version 2; the codec puts the one layer in by itself.
+		return nil, primitives.Errorf(primitives.CodeInvalidConfig, "key provider %q already has the branch-key layer: pass the KEK provider itself (the codec adds the layer)", layer.Name())
+	}
 	wrapper, _ := inner.(BranchKeyWrapper)
 	if hierarchy == primitives.HierarchyBranch && wrapper == nil {
 		return nil, primitives.Errorf(primitives.CodeInvalidConfig, "%q \"branch\" needs a KEK provider that wraps branch keys (LocalKeyring, AwsKmsKeyring: a keys.BranchKeyWrapper); %q does not", "keyHierarchy", inner.Name())

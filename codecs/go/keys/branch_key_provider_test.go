@@ -255,6 +255,9 @@ func TestBranchHierarchyNeedsABranchKeyWrapper(t *testing.T) {
 	if _, err := NewBranchKeyProvider(ring, BranchKeyOptions{MaxAge: -time.Second}); primitives.CodeOf(err) != primitives.CodeInvalidConfig {
 		t.Fatalf("negative max age: %v", err)
 	}
+	if _, err := NewBranchKeyProvider(newBranchLayer(t, ring, BranchKeyOptions{}, nil), BranchKeyOptions{}); primitives.CodeOf(err) != primitives.CodeInvalidConfig {
+		t.Fatalf("a layer over a layer: %v", err)
+	}
 	// Per-workflow over such a provider: v1 goes through, a v2 key is UNSUPPORTED_FORMAT, not tampering.
 	sealer := newBranchLayer(t, ring, BranchKeyOptions{Hierarchy: primitives.HierarchyBranch}, nil)
 	v2, _ := sealer.GenerateDataKey(ctx, wf1)
