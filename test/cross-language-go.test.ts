@@ -7,13 +7,13 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMoto, type Moto } from './cli-support/moto.js';
 import { REPO_ROOT } from './cli-support/run-cli.js';
-import { expectOpensV2OrRefusesUnsupported } from './support/v2-readers.js';
 
 /**
  * One wire format, two codecs: a vector file the TypeScript tool seals opens in the Go tool, and
  * the other way round, with local-keyring and KMS-wrapped data keys (moto on loopback), invalid
- * vectors failing with the same codes (test/cross-language/README.md). The Go tool is built from
- * codecs/go; a missing `go` is a failure, never a skip.
+ * vectors failing with the same codes (test/cross-language/README.md), in format v1 and in format
+ * v2 (`--hierarchy branch`: branch keys wrapped by the local keyring and by KMS). The Go tool is
+ * built from codecs/go; a missing `go` is a failure, never a skip.
  */
 
 const run = promisify(execFile);
@@ -80,9 +80,21 @@ async function verifyWith(tool: 'go' | 'typescript', file: string): Promise<Summ
   }
 }
 
-function counts(file: string): { valid: number; invalid: number; kmsValid: number } {
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as { valid: { provider: string }[]; invalid: unknown[] };
-  return { valid: doc.valid.length, invalid: doc.invalid.length, kmsValid: doc.valid.filter((v) => v.provider === 'aws-kms').length };
+function counts(file: string): { valid: number; invalid: number; kmsValid: number; v2Valid: number; hierarchy: string | undefined; invalidNames: string[] } {
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+    hierarchy?: string;
+    valid: { provider: string; sealed: { metadata: Record<string, string> } }[];
+    invalid: { name: string }[];
+  };
+  const isV2 = (m: Record<string, string>) => Buffer.from(m['envelope-version'] ?? '', 'base64').toString() === '2' && m['envelope-branch-key'] !== undefined && m['envelope-dek-salt'] !== undefined && m['envelope-dek'] === undefined;
+  return {
+    valid: doc.valid.length,
+    invalid: doc.invalid.length,
+    kmsValid: doc.valid.filter((v) => v.provider === 'aws-kms').length,
+    v2Valid: doc.valid.filter((v) => isV2(v.sealed.metadata)).length,
+    hierarchy: doc.hierarchy,
+    invalidNames: doc.invalid.map((v) => v.name),
+  };
 }
 
 describe('Go and TypeScript codecs read each other', () => {
@@ -104,14 +116,25 @@ describe('Go and TypeScript codecs read each other', () => {
     expect(summary).toEqual({ generator: 'go', verifier: 'typescript', opened: n.valid, rejected: n.invalid, failures: [] });
   });
 
-  it('branch keys (format v2): the Go tool opens what the TypeScript tool sealed with --hierarchy branch, or (version 1 only) refuses every one as UNSUPPORTED_FORMAT', async () => {
+  it('branch keys (format v2): the Go tool opens every vector the TypeScript tool sealed with --hierarchy branch (KMS-wrapped branch keys too) and rejects the invalid ones with the same codes', async () => {
     const file = path.join(dir, 'from-typescript-branch.json');
     await tsTool(['generate', '--out', file, '--hierarchy', 'branch', '--kms-key', kmsKey, ...kmsArgs()]);
-    // verify exits 1 while it has failures (a version-1-only reader has one per vector); its summary is still printed.
-    const { stdout } = await run(goTool, ['verify', file, ...kmsArgs()], { env: env() }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
-      if (!err.stdout) throw new Error(`go verify failed: ${err.stderr ?? err.message}`);
-      return { stdout: err.stdout };
-    });
-    expectOpensV2OrRefusesUnsupported(JSON.parse(stdout) as Summary, file);
+    const n = counts(file);
+    expect(n).toMatchObject({ v2Valid: n.valid, hierarchy: 'branch' });
+    expect(n.kmsValid).toBeGreaterThan(0);
+    expect(n.invalidNames).toEqual(expect.arrayContaining(['wrapped branch key altered', 'salt altered', 'version 2 carrying an envelope-dek', 'KMS-wrapped branch key altered']));
+    const summary = await verifyWith('go', file);
+    expect(summary).toEqual({ generator: 'typescript', verifier: 'go', opened: n.valid, rejected: n.invalid, failures: [] });
+  });
+
+  it('branch keys (format v2): the TypeScript tool opens every vector the Go tool sealed with --hierarchy branch (KMS-wrapped branch keys too) and rejects the invalid ones with the same codes', async () => {
+    const file = path.join(dir, 'from-go-branch.json');
+    await run(goTool, ['generate', '--out', file, '--hierarchy', 'branch', '--kms-key', kmsKey, ...kmsArgs()], { env: env() });
+    const n = counts(file);
+    expect(n).toMatchObject({ v2Valid: n.valid, hierarchy: 'branch' });
+    expect(n.kmsValid).toBeGreaterThan(0);
+    expect(n.invalidNames).toEqual(expect.arrayContaining(['wrapped branch key altered', 'salt altered', 'version 2 carrying an envelope-dek', 'KMS-wrapped branch key altered']));
+    const summary = await verifyWith('typescript', file);
+    expect(summary).toEqual({ generator: 'go', verifier: 'typescript', opened: n.valid, rejected: n.invalid, failures: [] });
   });
 });

@@ -1,8 +1,9 @@
 // Package codec is the temporal-envelope PayloadCodec for go.temporal.io/sdk: it seals every
-// payload with the data key (DEK) of the workflow it belongs to; the DEK is wrapped by a
-// key-encryption key (KEK) from a keys.KeyProvider and travels, wrapped, inside the payload. The
-// bytes are those of the TypeScript and Python codecs (docs/wire-format.md), so a payload sealed by
-// any of them opens in all of them.
+// payload with the data key (DEK) of the workflow it belongs to. The DEK is either wrapped by a
+// key-encryption key (KEK) from a keys.KeyProvider and travels, wrapped, inside the payload
+// (format v1, the default), or derived from a branch key per namespace that travels wrapped instead
+// (format v2, KeyHierarchy "branch"). The bytes are those of the TypeScript and Python codecs
+// (docs/wire-format.md), so a payload sealed by any of them opens in all of them.
 //
 //	Temporal Server <--> Wire <--> Codec <--> PayloadConverter <--> User code
 //	                       ^ what history stores
@@ -49,8 +50,19 @@ type Options struct {
 	// ScheduleRuns accepts in a schedule's run (id S-YYYY-MM-DDTHH:MM:SSZ) payloads sealed for the
 	// schedule's action id S. nil means true (the default); point it at false to turn it off.
 	ScheduleRuns *bool
+	// KeyHierarchy decides how new data keys are made. "per-workflow" (the default, ""): one KMS
+	// data key per workflow scope (format v1), so CloudTrail names each workflow. "branch": derived
+	// from a branch key per namespace (format v2), so KMS is called once per namespace per
+	// BranchKeyMaxAge, not once per workflow. Either way every format opens.
+	KeyHierarchy primitives.KeyHierarchy
+	// BranchKeyMaxAge: with KeyHierarchy "branch", how long one branch key makes new data keys for
+	// a namespace. Default 1 h. Branch keys use Cache.StaleGrace, Cache.DecryptMaxAge and
+	// Cache.MaxDecryptEntries too.
+	BranchKeyMaxAge time.Duration
 	// Cache limits for data keys (defaults: keys.DefaultCacheLimits).
-	Cache    keys.CacheLimits
+	Cache keys.CacheLimits
+	// Observer: OnKMSCall is told about every call that reaches a KEK provider (KMS), branch keys
+	// included; a data key derived from a cached branch key is no KMS call.
 	Observer keys.Observer
 	Clock    func() time.Time
 	// Random is the nonce source; only tests and known-answer vectors replace it. Default crypto/rand.
@@ -64,6 +76,8 @@ type Options struct {
 type Codec struct {
 	keys                *keys.DataKeyCache
 	providers           *keys.ProviderSet
+	branchLayers        []*keys.BranchKeyProvider
+	keyHierarchy        primitives.KeyHierarchy
 	defaultNamespace    string
 	algorithm           primitives.Algorithm
 	compression         string
@@ -82,12 +96,42 @@ var (
 
 // New validates options (an INVALID_CONFIG error names the bad field) and returns a codec.
 func New(opts Options) (*Codec, error) {
-	set, err := keys.NewProviderSet(opts.KeyProviders...)
+	if _, err := keys.NewProviderSet(opts.KeyProviders...); err != nil {
+		return nil, err
+	}
+	hierarchy, err := primitives.ParseKeyHierarchy(string(opts.KeyHierarchy))
+	if err != nil {
+		return nil, primitives.Errorf(primitives.CodeInvalidConfig, "codec %q expected \"per-workflow\" or \"branch\", got %q", "keyHierarchy", opts.KeyHierarchy)
+	}
+	// Every provider gets the branch-key layer, so this codec opens format v2 whatever it seals;
+	// only the first one seals. The layer tells the observer about KMS calls: it alone sees which
+	// calls reach KMS (a branch-derived data key does not), so the cache does not tell it again.
+	cacheObserver := opts.Observer
+	cacheObserver.OnKMSCall = nil
+	layers := make([]*keys.BranchKeyProvider, len(opts.KeyProviders))
+	layered := make([]keys.KeyProvider, len(opts.KeyProviders))
+	for i, p := range opts.KeyProviders {
+		h := primitives.HierarchyPerWorkflow
+		if i == 0 {
+			h = hierarchy
+		}
+		layers[i], err = keys.NewBranchKeyProvider(p, keys.BranchKeyOptions{
+			Hierarchy: h, MaxAge: opts.BranchKeyMaxAge, StaleGrace: opts.Cache.StaleGrace, DecryptMaxAge: opts.Cache.DecryptMaxAge,
+			MaxDecryptEntries: opts.Cache.MaxDecryptEntries, Observer: keys.Observer{OnKMSCall: opts.Observer.OnKMSCall}, Clock: opts.Clock, Random: opts.Random,
+		})
+		if err != nil {
+			return nil, err
+		}
+		layered[i] = layers[i]
+	}
+	set, err := keys.NewProviderSet(layered...)
 	if err != nil {
 		return nil, err
 	}
 	c := &Codec{
 		providers:           set,
+		branchLayers:        layers,
+		keyHierarchy:        hierarchy,
 		defaultNamespace:    opts.DefaultNamespace,
 		algorithm:           opts.Algorithm,
 		compression:         opts.Compression,
@@ -119,7 +163,7 @@ func New(opts Options) (*Codec, error) {
 	}
 	c.keys, err = keys.NewDataKeyCache(set, keys.CacheOptions{
 		Limits:             opts.Cache,
-		Observer:           opts.Observer,
+		Observer:           cacheObserver,
 		Clock:              opts.Clock,
 		CipherMessageLimit: c.algorithm.MaxMessagesPerKey(),
 	})
@@ -131,6 +175,28 @@ func New(opts Options) (*Codec, error) {
 
 // Keys is the codec's data-key cache (for stats and for clearing it).
 func (c *Codec) Keys() *keys.DataKeyCache { return c.keys }
+
+// KeyHierarchy is how this codec makes new data keys (it opens both formats either way).
+func (c *Codec) KeyHierarchy() primitives.KeyHierarchy { return c.keyHierarchy }
+
+// BranchKeyStats counts cached branch keys over every key provider: for sealing (one per
+// namespace) and for opening (one per distinct wrapped branch key read).
+func (c *Codec) BranchKeyStats() (sealingEntries, openingEntries int) {
+	for _, l := range c.branchLayers {
+		s, o := l.Stats()
+		sealingEntries, openingEntries = sealingEntries+s, openingEntries+o
+	}
+	return sealingEntries, openingEntries
+}
+
+// Close wipes every key this codec holds (data keys and branch keys). The key providers it was
+// given stay open: they are the caller's to close. A closed codec still works, fetching keys anew.
+func (c *Codec) Close() {
+	c.keys.Clear()
+	for _, l := range c.branchLayers {
+		l.Wipe()
+	}
+}
 
 // DefaultNamespace is the namespace used when no context names one.
 func (c *Codec) DefaultNamespace() string { return c.defaultNamespace }
@@ -295,7 +361,8 @@ func (c *Codec) SealPlaintext(plaintext []byte, scope primitives.Scope, compress
 		return nil, err
 	}
 	defer clear(lease.Key)
-	header := primitives.Header{Algorithm: c.algorithm, KeyID: lease.KeyID, Scope: scope, WrappedDEK: lease.Wrapped, Compression: compression}
+	// A branch-derived data key seals in format v2, any other in v1: its wrapped form says which.
+	header := primitives.HeaderFor(lease.KeyID, lease.Wrapped, scope, c.algorithm, compression)
 	box, err := primitives.Seal(c.algorithm, lease.Key, plaintext, primitives.AdditionalData(header), c.random)
 	if err != nil {
 		return nil, err
@@ -346,7 +413,7 @@ func (c *Codec) OpenPlaintext(p *commonpb.Payload, expected *primitives.Scope) (
 			return nil, header, err
 		}
 	}
-	key, err := c.keys.LeaseForDecrypt(context.Background(), header.KeyID, header.WrappedDEK, header.Scope)
+	key, err := c.keys.LeaseForDecrypt(context.Background(), header.KeyID, header.WrappedKey(), header.Scope)
 	if err != nil {
 		return nil, header, err
 	}

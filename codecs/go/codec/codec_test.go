@@ -267,23 +267,32 @@ func TestEncodeFailsClosed(t *testing.T) {
 }
 
 func TestTamperingIsDetected(t *testing.T) {
-	c := newCodec(t, codec.Options{})
-	sealed, _ := c.WithSerializationContext(wfCtx("w")).Encode([]*commonpb.Payload{jsonPayload(`{"a":1}`)})
-	for i := range sealed[0].Data {
-		p := proto.Clone(sealed[0]).(*commonpb.Payload)
-		p.Data[i] ^= 0x80
-		if _, err := c.WithSerializationContext(wfCtx("w")).Decode([]*commonpb.Payload{p}); primitives.CodeOf(err) != primitives.CodeTamperedCiphertext {
-			t.Fatalf("byte %d: %v", i, err)
-		}
-	}
-	for k := range sealed[0].Metadata {
-		if k == "encoding" || k == "envelope-version" {
-			continue
-		}
-		p := proto.Clone(sealed[0]).(*commonpb.Payload)
-		p.Metadata[k] = append(p.Metadata[k], 'x')
-		if _, err := c.Decode([]*commonpb.Payload{p}); err == nil {
-			t.Fatalf("changed %s and it still opened", k)
-		}
+	for _, hierarchy := range []primitives.KeyHierarchy{primitives.HierarchyPerWorkflow, primitives.HierarchyBranch} {
+		t.Run(string(hierarchy), func(t *testing.T) {
+			c := newCodec(t, codec.Options{KeyHierarchy: hierarchy})
+			sealed, _ := c.WithSerializationContext(wfCtx("w")).Encode([]*commonpb.Payload{jsonPayload(`{"a":1}`)})
+			for i := range sealed[0].Data {
+				p := proto.Clone(sealed[0]).(*commonpb.Payload)
+				p.Data[i] ^= 0x80
+				if _, err := c.WithSerializationContext(wfCtx("w")).Decode([]*commonpb.Payload{p}); primitives.CodeOf(err) != primitives.CodeTamperedCiphertext {
+					t.Fatalf("byte %d: %v", i, err)
+				}
+			}
+			for k := range sealed[0].Metadata {
+				if k == "encoding" || k == "envelope-version" {
+					continue
+				}
+				for _, change := range []func([]byte) []byte{
+					func(b []byte) []byte { return append(append([]byte(nil), b...), 'x') },
+					func(b []byte) []byte { b = append([]byte(nil), b...); b[len(b)-1] ^= 0x01; return b },
+				} {
+					p := proto.Clone(sealed[0]).(*commonpb.Payload)
+					p.Metadata[k] = change(p.Metadata[k])
+					if _, err := c.Decode([]*commonpb.Payload{p}); err == nil {
+						t.Fatalf("changed %s and it still opened", k)
+					}
+				}
+			}
+		})
 	}
 }

@@ -23,20 +23,23 @@ import (
 // invalid ones with the same code.
 type vectorFile struct {
 	Keyring json.RawMessage `json:"keyring"`
-	Valid   []struct {
-		Name        string          `json:"name"`
-		Algorithm   string          `json:"algorithm"`
-		Compression any             `json:"compression"`
-		Namespace   string          `json:"namespace"`
-		WorkflowID  *string         `json:"workflowId"`
-		Input       json.RawMessage `json:"input"`
-		Sealed      json.RawMessage `json:"sealed"`
-	} `json:"valid"`
+	Valid   []validVector   `json:"valid"`
 	Invalid []struct {
 		Name   string          `json:"name"`
 		Code   string          `json:"code"`
 		Sealed json.RawMessage `json:"sealed"`
 	} `json:"invalid"`
+}
+
+// validVector is a valid known-answer vector of either version's file.
+type validVector struct {
+	Name        string          `json:"name"`
+	Algorithm   string          `json:"algorithm"`
+	Compression any             `json:"compression"`
+	Namespace   string          `json:"namespace"`
+	WorkflowID  *string         `json:"workflowId"`
+	Input       json.RawMessage `json:"input"`
+	Sealed      json.RawMessage `json:"sealed"`
 }
 
 func loadVectors(t *testing.T) (vectorFile, keys.KeyringDocument) {
@@ -90,95 +93,112 @@ func TestKnownAnswerVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range f.Valid {
-		sealed, input := payloadFromJSON(t, v.Sealed), payloadFromJSON(t, v.Input)
-		wf := ""
-		if v.WorkflowID != nil {
-			wf = *v.WorkflowID
-		}
-		scope := primitives.Scope{Namespace: v.Namespace, WorkflowID: wf}
-		compression := ""
-		if s, ok := v.Compression.(string); ok {
-			compression = s
-		}
-
-		t.Run("opens/"+v.Name, func(t *testing.T) {
-			var pc converter.PayloadCodec = reader
-			if v.WorkflowID != nil {
-				pc = reader.WithSerializationContext(converter.WorkflowSerializationContext{Namespace: v.Namespace, WorkflowID: wf})
-			}
-			opened, err := pc.Decode([]*commonpb.Payload{sealed})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !proto.Equal(opened[0], input) {
-				t.Fatalf("opened to %v, want %v", opened[0], input)
-			}
-		})
-
-		// The TypeScript test re-seals with the seeded stream (same seed, same keyring with the
-		// vector's KEK as primary) and expects the same bytes; so do we.
-		sealer := func() *codec.Codec {
-			random := testenv.NewDeterministicRandom("vector:" + v.Name)
-			d := doc
-			d.Keys = append([]keys.KeyringEntry(nil), doc.Keys...)
-			kek := string(sealed.Metadata["encryption-key-id"])
-			for i := range d.Keys {
-				d.Keys[i].State = keys.KekDecryptOnly
-				if d.Keys[i].ID == kek {
-					d.Keys[i].State = keys.KekPrimary
-				}
-			}
-			r, err := keys.LocalKeyringFromDocument(d, random)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := codec.New(codec.Options{KeyProviders: []keys.KeyProvider{r}, Algorithm: primitives.Algorithm(v.Algorithm), Compression: compression, CompressionMinBytes: 256, Random: random})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c
-		}
-
-		t.Run("re-seals byte for byte/"+v.Name, func(t *testing.T) {
-			out, err := sealer().EncodeInScope([]*commonpb.Payload{input}, scope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			same := samePayloadBytes(out[0], sealed)
-			if reason, expected := notReproducibleFromInput[v.Name]; expected {
-				if same {
-					t.Fatalf("expected a difference (%s) but the bytes are identical: update notReproducibleFromInput", reason)
-				}
-				t.Logf("not byte-identical from the input, as expected: %s", reason)
-				return
-			}
-			if !same {
-				t.Fatalf("re-sealed bytes differ:\n got %x\nwant %x", out[0].Data, sealed.Data)
-			}
-		})
-
-		t.Run("re-seals the vector's plaintext byte for byte/"+v.Name, func(t *testing.T) {
-			plaintext, header, err := reader.OpenPlaintext(sealed, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := sealer().SealPlaintext(plaintext, header.Scope, header.Compression)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !samePayloadBytes(out, sealed) {
-				t.Fatalf("re-sealed bytes differ:\n got %x\nwant %x", out.Data, sealed.Data)
-			}
-		})
+		checkValidVector(t, reader, doc, v, "vector:"+v.Name, primitives.HierarchyPerWorkflow, notReproducibleFromInput)
 	}
 	for _, v := range f.Invalid {
-		t.Run("rejects "+v.Code+"/"+v.Name, func(t *testing.T) {
-			_, err := reader.Decode([]*commonpb.Payload{payloadFromJSON(t, v.Sealed)})
-			if got := primitives.CodeOf(err); string(got) != v.Code {
-				t.Fatalf("expected %s, got %v", v.Code, err)
-			}
-		})
+		checkInvalidVector(t, reader, v.Name, v.Code, payloadFromJSON(t, v.Sealed), nil)
 	}
+}
+
+// checkValidVector: the vector opens (in its workflow's context when it has one) to its input,
+// and a codec sealing from the vector's seeded stream (with the vector's KEK primary) reproduces
+// its bytes: from the input (but for notReproducible), and from the vector's own plaintext bytes.
+func checkValidVector(t *testing.T, reader *codec.Codec, doc keys.KeyringDocument, v validVector, seed string, hierarchy primitives.KeyHierarchy, notReproducible map[string]string) {
+	t.Helper()
+	sealed, input := payloadFromJSON(t, v.Sealed), payloadFromJSON(t, v.Input)
+	wf := ""
+	if v.WorkflowID != nil {
+		wf = *v.WorkflowID
+	}
+	scope := primitives.Scope{Namespace: v.Namespace, WorkflowID: wf}
+	compression, _ := v.Compression.(string)
+
+	t.Run("opens/"+v.Name, func(t *testing.T) {
+		var pc converter.PayloadCodec = reader
+		if v.WorkflowID != nil {
+			pc = reader.WithSerializationContext(converter.WorkflowSerializationContext{Namespace: v.Namespace, WorkflowID: wf})
+		}
+		opened, err := pc.Decode([]*commonpb.Payload{sealed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(opened[0], input) {
+			t.Fatalf("opened to %v, want %v", opened[0], input)
+		}
+	})
+
+	// The TypeScript tests re-seal with the seeded stream (same seed, same keyring with the
+	// vector's KEK as primary) and expect the same bytes; so do we. The Go codec reads the stream
+	// in the TypeScript codec's order (v1: data key, its wrapping nonce, payload nonce; v2: salt,
+	// branch key, its wrapping nonce, payload nonce).
+	sealer := func() *codec.Codec {
+		random := testenv.NewDeterministicRandom(seed)
+		d := doc
+		d.Keys = append([]keys.KeyringEntry(nil), doc.Keys...)
+		kek := string(sealed.Metadata["encryption-key-id"])
+		for i := range d.Keys {
+			d.Keys[i].State = keys.KekDecryptOnly
+			if d.Keys[i].ID == kek {
+				d.Keys[i].State = keys.KekPrimary
+			}
+		}
+		r, err := keys.LocalKeyringFromDocument(d, random)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := codec.New(codec.Options{KeyProviders: []keys.KeyProvider{r}, KeyHierarchy: hierarchy, Algorithm: primitives.Algorithm(v.Algorithm), Compression: compression, CompressionMinBytes: 256, Random: random})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	t.Run("re-seals byte for byte/"+v.Name, func(t *testing.T) {
+		out, err := sealer().EncodeInScope([]*commonpb.Payload{input}, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := samePayloadBytes(out[0], sealed)
+		if reason, expected := notReproducible[v.Name]; expected {
+			if same {
+				t.Fatalf("expected a difference (%s) but the bytes are identical: update the list of vectors not reproducible from their input", reason)
+			}
+			t.Logf("not byte-identical from the input, as expected: %s", reason)
+			return
+		}
+		if !same {
+			t.Fatalf("re-sealed bytes differ:\n got %v\nwant %v", out[0], sealed)
+		}
+	})
+
+	t.Run("re-seals the vector's plaintext byte for byte/"+v.Name, func(t *testing.T) {
+		plaintext, header, err := reader.OpenPlaintext(sealed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := sealer().SealPlaintext(plaintext, header.Scope, header.Compression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !samePayloadBytes(out, sealed) {
+			t.Fatalf("re-sealed bytes differ:\n got %v\nwant %v", out, sealed)
+		}
+	})
+}
+
+// checkInvalidVector: decoding (in ctx when given) fails with the vector's code.
+func checkInvalidVector(t *testing.T, reader *codec.Codec, name, code string, sealed *commonpb.Payload, ctx converter.SerializationContext) {
+	t.Helper()
+	t.Run("rejects "+code+"/"+name, func(t *testing.T) {
+		var pc converter.PayloadCodec = reader
+		if ctx != nil {
+			pc = reader.WithSerializationContext(ctx)
+		}
+		_, err := pc.Decode([]*commonpb.Payload{sealed})
+		if got := primitives.CodeOf(err); string(got) != code {
+			t.Fatalf("expected %s, got %v", code, err)
+		}
+	})
 }
 
 func samePayloadBytes(a, b *commonpb.Payload) bool {

@@ -53,7 +53,9 @@ func TestExamplePrograms(t *testing.T) {
 
 	flags := []string{"--address", dev.Address, "--namespace", "default", "--require-encryption"}
 	wcmd := exec.Command(workerBin, append(flags, "--task-queue", "polyglot-go")...)
-	wcmd.Env = append(os.Environ(), "TEMPORAL_ENVELOPE_KEYRING="+file)
+	// The example worker seals with branch keys (format v2), the client and the stand-in per
+	// workflow (format v1): each opens what the others sealed.
+	wcmd.Env = append(os.Environ(), "TEMPORAL_ENVELOPE_KEYRING="+file, "TEMPORAL_ENVELOPE_KEY_HIERARCHY=branch")
 	stderr, err := wcmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -115,10 +117,15 @@ func TestExamplePrograms(t *testing.T) {
 
 	h := fetchHistory(t, plainClient(t), id)
 	h.mustNotContain(t, "the example's history", secrets["email"], secrets["warrant"], secrets["credential"], "dana@corp.example")
+	versions := map[string]int{}
 	for _, p := range h.payloads() {
 		if p.meta("encoding") != "binary/encrypted" || p.meta("envelope-workflow-id") != id {
 			t.Errorf("%s not sealed to %s", p, id)
 		}
+		versions[p.meta("envelope-version")]++
+	}
+	if versions["1"] == 0 || versions["2"] == 0 {
+		t.Errorf("versions in the example's history %v: want the client's version 1 and the branch-key worker's version 2", versions)
 	}
 
 	// Without a warrant the example workflow refuses to run.

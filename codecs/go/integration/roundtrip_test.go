@@ -29,19 +29,14 @@ func secretValues() []string {
 	return out
 }
 
-// A Go client and a Go worker (separate codecs, one keyring file) run the saga; the stored history,
-// fetched without any codec, holds none of its secrets, and every payload in it is sealed to its
-// own workflow, headers and memo included.
-func TestRoundTripHistoryIsSealedPerWorkflow(t *testing.T) {
-	file := newKeyringFile(t)
-	workerSide := newParty(t, file, codec.Options{RequireEncryption: true}, nil)
-	clientSide := newParty(t, file, codec.Options{RequireEncryption: true}, nil)
-	startWorker(t, workerSide, "go-roundtrip", func(w worker.Worker) { registerSaga(w, workerSide.warrant) })
-
-	id := "go-grant-happy-1"
+// runGrantSaga starts the saga from clientSide (with the warrant header and a memo), updates and
+// signals it, checks its result, and returns the stored histories of it and its child, fetched
+// without any codec and checked to hold none of the secrets.
+func runGrantSaga(t *testing.T, clientSide *party, id, taskQueue string) (parent, child rawHistory) {
+	t.Helper()
 	ctx := withTimeout(t, 60*time.Second)
 	run, err := clientSide.client.ExecuteWorkflow(clientSide.warrant.WithValue(ctx, secrets["warrant"]),
-		client.StartWorkflowOptions{ID: id, TaskQueue: "go-roundtrip", Memo: map[string]any{"costCenter": secrets["memo"]}}, "GrantSaga", request(id))
+		client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue, Memo: map[string]any{"costCenter": secrets["memo"]}}, "GrantSaga", request(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +58,24 @@ func TestRoundTripHistoryIsSealedPerWorkflow(t *testing.T) {
 	if result.Stage != "granted" || result.Credential != secrets["credential"] || result.ActingFor != secrets["warrant"] || result.Note != secrets["note"] || !strings.Contains(result.Audit, secrets["email"]) {
 		t.Fatalf("result %+v", result)
 	}
-
 	raw := plainClient(t)
-	parent, child := fetchHistory(t, raw, id), fetchHistory(t, raw, id+"-audit")
+	parent, child = fetchHistory(t, raw, id), fetchHistory(t, raw, id+"-audit")
 	parent.mustNotContain(t, "parent history", secretValues()...)
 	child.mustNotContain(t, "child history", secretValues()...)
+	return parent, child
+}
 
+// A Go client and a Go worker (separate codecs, one keyring file) run the saga; the stored history,
+// fetched without any codec, holds none of its secrets, and every payload in it is sealed to its
+// own workflow, headers and memo included.
+func TestRoundTripHistoryIsSealedPerWorkflow(t *testing.T) {
+	file := newKeyringFile(t)
+	workerSide := newParty(t, file, codec.Options{RequireEncryption: true}, nil)
+	clientSide := newParty(t, file, codec.Options{RequireEncryption: true}, nil)
+	startWorker(t, workerSide, "go-roundtrip", func(w worker.Worker) { registerSaga(w, workerSide.warrant) })
+
+	id := "go-grant-happy-1"
+	parent, child := runGrantSaga(t, clientSide, id, "go-roundtrip")
 	found := append(parent.payloads(), child.payloads()...)
 	var notSealed []string
 	for _, p := range found {

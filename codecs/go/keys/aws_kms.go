@@ -65,7 +65,9 @@ type kmsKeyEntry struct {
 // AwsKmsKeyring keeps KEKs in AWS KMS. Data keys come from GenerateDataKey and are unwrapped by
 // Decrypt, both with the payload's scope as EncryptionContext {"temporal-namespace",
 // "temporal-workflow-id"}, so a wrapped key only opens for the scope it was made for (and
-// CloudTrail records which namespace and workflow each call served).
+// CloudTrail records which namespace and workflow each call served). Branch keys (format v2) get
+// {"temporal-namespace", "temporal-key-use": "branch-key"} instead: CloudTrail then names the
+// namespace, not the workflow.
 //
 // The configured key id string, not the ARN KMS returns, goes into payloads: Handles and the
 // CLI's `keys usage`/`keys retire` then match what the operator configured, aliases included.
@@ -225,11 +227,31 @@ func (r *AwsKmsKeyring) Handles(keyID string) bool {
 }
 
 func (r *AwsKmsKeyring) GenerateDataKey(ctx context.Context, scope primitives.Scope) (GeneratedDataKey, error) {
+	return r.generate(ctx, scope.EncryptionContext())
+}
+
+func (r *AwsKmsKeyring) DecryptDataKey(ctx context.Context, keyID string, wrapped []byte, scope primitives.Scope) ([]byte, error) {
+	return r.decrypt(ctx, keyID, wrapped, scope.EncryptionContext())
+}
+
+// GenerateBranchKey makes a namespace's branch key (format v2): GenerateDataKey with the
+// EncryptionContext {"temporal-namespace": ns, "temporal-key-use": "branch-key"}, which CloudTrail
+// records instead of a workflow id.
+func (r *AwsKmsKeyring) GenerateBranchKey(ctx context.Context, namespace string) (GeneratedDataKey, error) {
+	return r.generate(ctx, primitives.BranchKeyEncryptionContext(namespace))
+}
+
+// DecryptBranchKey unwraps a namespace's branch key (Decrypt with the branch-key EncryptionContext).
+func (r *AwsKmsKeyring) DecryptBranchKey(ctx context.Context, keyID string, wrapped []byte, namespace string) ([]byte, error) {
+	return r.decrypt(ctx, keyID, wrapped, primitives.BranchKeyEncryptionContext(namespace))
+}
+
+func (r *AwsKmsKeyring) generate(ctx context.Context, encryptionContext map[string]string) (GeneratedDataKey, error) {
 	keyID := r.PrimaryKeyID()
 	e, _ := r.entry(keyID)
 	var out *kms.GenerateDataKeyOutput
 	err := r.call(ctx, "GenerateDataKey", e, func(ctx context.Context, c KMSAPI) (err error) {
-		out, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: kmstypes.DataKeySpecAes256, EncryptionContext: scope.EncryptionContext()})
+		out, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: kmstypes.DataKeySpecAes256, EncryptionContext: encryptionContext})
 		return err
 	})
 	if err != nil {
@@ -242,7 +264,7 @@ func (r *AwsKmsKeyring) GenerateDataKey(ctx context.Context, scope primitives.Sc
 	return GeneratedDataKey{Plaintext: out.Plaintext, Wrapped: out.CiphertextBlob, KeyID: keyID}, nil
 }
 
-func (r *AwsKmsKeyring) DecryptDataKey(ctx context.Context, keyID string, wrapped []byte, scope primitives.Scope) ([]byte, error) {
+func (r *AwsKmsKeyring) decrypt(ctx context.Context, keyID string, wrapped []byte, encryptionContext map[string]string) ([]byte, error) {
 	e, ok := r.entry(keyID)
 	if !ok {
 		return nil, primitives.Errorf(primitives.CodeUnknownKey, "KMS key %q is not configured", keyID)
@@ -252,7 +274,7 @@ func (r *AwsKmsKeyring) DecryptDataKey(ctx context.Context, keyID string, wrappe
 	}
 	var out *kms.DecryptOutput
 	err := r.call(ctx, "Decrypt", e, func(ctx context.Context, c KMSAPI) (err error) {
-		out, err = c.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(keyID), CiphertextBlob: wrapped, EncryptionContext: scope.EncryptionContext()})
+		out, err = c.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(keyID), CiphertextBlob: wrapped, EncryptionContext: encryptionContext})
 		return err
 	})
 	if err != nil {
@@ -260,7 +282,7 @@ func (r *AwsKmsKeyring) DecryptDataKey(ctx context.Context, keyID string, wrappe
 	}
 	if len(out.Plaintext) != primitives.KeyBytes {
 		clear(out.Plaintext)
-		return nil, primitives.Errorf(primitives.CodeTamperedCiphertext, "KMS Decrypt with %s did not return a 32-byte data key", keyID)
+		return nil, primitives.Errorf(primitives.CodeTamperedCiphertext, "KMS Decrypt with %s did not return a 32-byte key", keyID)
 	}
 	return out.Plaintext, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,3 +211,70 @@ func TestKmsKeyConfigFileIsReadAndWatched(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Branch keys (format v2) under AWS KMS: GenerateDataKey/Decrypt with the EncryptionContext
+// {"temporal-namespace", "temporal-key-use": "branch-key"}, which no data key has, so neither
+// unwraps as the other; through the branch layer, one KMS call per namespace however many workflows.
+func TestAwsKmsWrapsBranchKeysWithTheirOwnContext(t *testing.T) {
+	m := startMoto(t)
+	ctx := context.Background()
+	arn, err := m.CreateKey(ctx, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := kmsRing(t, m, arn)
+	bk, err := ring.GenerateBranchKey(ctx, "default")
+	if err != nil || len(bk.Plaintext) != 32 || bk.KeyID != arn {
+		t.Fatalf("generate: %v", err)
+	}
+	if back, err := ring.DecryptBranchKey(ctx, arn, bk.Wrapped, "default"); err != nil || !bytes.Equal(back, bk.Plaintext) {
+		t.Fatalf("decrypt: %v", err)
+	}
+	if _, err := ring.DecryptBranchKey(ctx, arn, bk.Wrapped, "other"); primitives.CodeOf(err) != primitives.CodeTamperedCiphertext {
+		t.Errorf("another namespace: %v", err)
+	}
+	if _, err := ring.DecryptDataKey(ctx, arn, bk.Wrapped, primitives.Scope{Namespace: "default"}); primitives.CodeOf(err) != primitives.CodeTamperedCiphertext {
+		t.Errorf("branch key as the namespace's data key: %v", err)
+	}
+	dk, err := ring.GenerateDataKey(ctx, primitives.Scope{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.DecryptBranchKey(ctx, arn, dk.Wrapped, "default"); primitives.CodeOf(err) != primitives.CodeTamperedCiphertext {
+		t.Errorf("data key as a branch key: %v", err)
+	}
+
+	count := func(calls *atomic.Int64) keys.Observer {
+		return keys.Observer{OnKMSCall: func(op, provider, outcome string, _ float64) {
+			calls.Add(1)
+			if provider != "aws-kms" || outcome != "ok" {
+				t.Errorf("%s %s %s", op, provider, outcome)
+			}
+		}}
+	}
+	var writerCalls, readerCalls atomic.Int64
+	writerLayer, err := keys.NewBranchKeyProvider(ring, keys.BranchKeyOptions{Hierarchy: primitives.HierarchyBranch, Observer: count(&writerCalls)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readerLayer, err := keys.NewBranchKeyProvider(kmsRing(t, m, arn), keys.BranchKeyOptions{Observer: count(&readerCalls)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, _ := keys.NewDataKeyCache(writerLayer, keys.CacheOptions{})
+	reader, _ := keys.NewDataKeyCache(readerLayer, keys.CacheOptions{})
+	for i := 0; i < 30; i++ {
+		scope := primitives.Scope{Namespace: "default", WorkflowID: "wf-" + itoa(i)}
+		lease, err := writer.LeaseForEncrypt(ctx, scope, primitives.AES256GCM, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := reader.LeaseForDecrypt(ctx, lease.KeyID, lease.Wrapped, scope)
+		if err != nil || !bytes.Equal(key, lease.Key) {
+			t.Fatalf("workflow %d: %v", i, err)
+		}
+	}
+	if writerCalls.Load() != 1 || readerCalls.Load() != 1 {
+		t.Fatalf("KMS calls for 30 workflows: writer %d, reader %d; want 1 and 1", writerCalls.Load(), readerCalls.Load())
+	}
+}

@@ -313,16 +313,8 @@ func (c *DataKeyCache) take(e *encryptEntry, n uint64) Lease {
 	return Lease{Key: clone(e.key), Wrapped: e.wrapped, KeyID: e.keyID}
 }
 
-func (c *DataKeyCache) timed(op string, call func() ([]byte, error)) ([]byte, error) {
-	start := time.Now()
-	out, err := call()
-	if c.observer.OnKMSCall != nil {
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-		}
-		c.observer.OnKMSCall(op, c.provider.Name(), outcome, time.Since(start).Seconds())
-	}
+func (c *DataKeyCache) timed(op string, call func() ([]byte, error)) (out []byte, err error) {
+	err = c.observer.kmsCall(op, c.provider.Name(), func() error { out, err = call(); return err })
 	return out, err
 }
 

@@ -71,6 +71,9 @@ const memoryPath = "(memory)"
 
 var wrapLabel = []byte("temporal-envelope/v1/dek")
 
+// Branch keys (format v2) are wrapped for their namespace under a label no data key's wrap has.
+var branchWrapLabel = []byte("temporal-envelope/v2/branch-key")
+
 // OpenLocalKeyring reads the keyring file and, unless WatchInterval < 0, re-reads it whenever it
 // changes. A broken file at start-up is an error; a broken file later is reported through Warn and
 // the loaded keys are kept, so a half-edited file cannot take a running worker down.
@@ -229,6 +232,27 @@ func (r *LocalKeyring) holds(keyID string) bool {
 }
 
 func (r *LocalKeyring) GenerateDataKey(_ context.Context, scope primitives.Scope) (GeneratedDataKey, error) {
+	return r.generate(func(kekID string) []byte { return wrapAAD(kekID, scope) })
+}
+
+func (r *LocalKeyring) DecryptDataKey(_ context.Context, keyID string, wrapped []byte, scope primitives.Scope) ([]byte, error) {
+	return r.unwrap(keyID, wrapped, wrapAAD(keyID, scope), "data key")
+}
+
+// GenerateBranchKey makes a namespace's branch key (format v2), wrapped by the primary KEK with
+// the branch-key additional data.
+func (r *LocalKeyring) GenerateBranchKey(_ context.Context, namespace string) (GeneratedDataKey, error) {
+	return r.generate(func(kekID string) []byte { return branchWrapAAD(kekID, namespace) })
+}
+
+// DecryptBranchKey unwraps a namespace's branch key.
+func (r *LocalKeyring) DecryptBranchKey(_ context.Context, keyID string, wrapped []byte, namespace string) ([]byte, error) {
+	return r.unwrap(keyID, wrapped, branchWrapAAD(keyID, namespace), "branch key")
+}
+
+// generate draws 32 random bytes and wraps them: the key first, then the wrap's nonce, from the
+// same source (the order the known-answer vectors were sealed in).
+func (r *LocalKeyring) generate(aad func(kekID string) []byte) (GeneratedDataKey, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	kek := r.primary
@@ -239,7 +263,7 @@ func (r *LocalKeyring) GenerateDataKey(_ context.Context, scope primitives.Scope
 	if _, err := io.ReadFull(r.random, dek); err != nil {
 		return GeneratedDataKey{}, fmt.Errorf("data key: %w", err)
 	}
-	wrapped, err := primitives.Seal(primitives.AES256GCM, kek.material, dek, wrapAAD(kek.id, scope), r.random)
+	wrapped, err := primitives.Seal(primitives.AES256GCM, kek.material, dek, aad(kek.id), r.random)
 	if err != nil {
 		clear(dek)
 		return GeneratedDataKey{}, err
@@ -247,7 +271,7 @@ func (r *LocalKeyring) GenerateDataKey(_ context.Context, scope primitives.Scope
 	return GeneratedDataKey{Plaintext: dek, Wrapped: wrapped, KeyID: kek.id}, nil
 }
 
-func (r *LocalKeyring) DecryptDataKey(_ context.Context, keyID string, wrapped []byte, scope primitives.Scope) ([]byte, error) {
+func (r *LocalKeyring) unwrap(keyID string, wrapped, aad []byte, what string) ([]byte, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	kek, ok := r.keks[keyID]
@@ -260,15 +284,15 @@ func (r *LocalKeyring) DecryptDataKey(_ context.Context, keyID string, wrapped [
 	if kek.material == nil {
 		return nil, primitives.Errorf(primitives.CodeKeyRetired, "key %q was destroyed", keyID)
 	}
-	dek, err := primitives.Open(primitives.AES256GCM, kek.material, wrapped, wrapAAD(kek.id, scope))
+	key, err := primitives.Open(primitives.AES256GCM, kek.material, wrapped, aad)
 	if err != nil {
 		return nil, err
 	}
-	if len(dek) != primitives.KeyBytes {
-		clear(dek)
-		return nil, primitives.Errorf(primitives.CodeMalformedPayload, "wrapped data key expected %d bytes inside, got %d", primitives.KeyBytes, len(dek))
+	if len(key) != primitives.KeyBytes {
+		clear(key)
+		return nil, primitives.Errorf(primitives.CodeMalformedPayload, "wrapped %s expected %d bytes inside, got %d", what, primitives.KeyBytes, len(key))
 	}
-	return dek, nil
+	return key, nil
 }
 
 func (r *LocalKeyring) ListKeys(context.Context) ([]KekInfo, error) {
@@ -314,4 +338,10 @@ func wrapAAD(keyID string, scope primitives.Scope) []byte {
 		wf = append([]byte{1}, scope.WorkflowID...)
 	}
 	return primitives.LengthPrefixed(wrapLabel, []byte(keyID), []byte(scope.Namespace), wf)
+}
+
+// branchWrapAAD binds a wrapped branch key to its KEK and namespace: label ‖ KEK id ‖ namespace,
+// length-prefixed (docs/wire-format.md, "Version 2").
+func branchWrapAAD(keyID, namespace string) []byte {
+	return primitives.LengthPrefixed(branchWrapLabel, []byte(keyID), []byte(namespace))
 }

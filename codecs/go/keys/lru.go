@@ -63,3 +63,14 @@ func (c *lru[V]) clear() {
 }
 
 func (c *lru[V]) len() int { return c.order.Len() }
+
+// removeIf drops (and hands to onEvict) every entry for which stale is true.
+func (c *lru[V]) removeIf(stale func(V) bool) {
+	for el := c.order.Back(); el != nil; {
+		prev := el.Prev()
+		if stale(el.Value.(*lruItem[V]).value) {
+			c.removeElement(el)
+		}
+		el = prev
+	}
+}

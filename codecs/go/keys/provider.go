@@ -5,6 +5,7 @@ package keys
 
 import (
 	"context"
+	"time"
 
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
 )
@@ -66,4 +67,18 @@ type Observer struct {
 	OnKMSCall   func(op, provider, outcome string, seconds float64)
 	OnCacheHit  func(cache string)
 	OnCacheMiss func(cache string)
+}
+
+// kmsCall runs one call to a key provider and tells OnKMSCall about it (op, outcome, seconds).
+func (o Observer) kmsCall(op, provider string, call func() error) error {
+	start := time.Now()
+	err := call()
+	if o.OnKMSCall != nil {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		o.OnKMSCall(op, provider, outcome, time.Since(start).Seconds())
+	}
+	return err
 }

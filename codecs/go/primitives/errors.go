@@ -1,6 +1,7 @@
 // Package primitives holds the bottom layer of the temporal-envelope Go codec: typed errors,
-// scopes, length-prefixed bytes, the AEAD suites and the wire format v1. It mirrors primitives/errors.ts,
-// primitives/scope.ts, primitives/aead.ts and primitives/format.ts of the TypeScript codec; docs/wire-format.md
+// scopes, length-prefixed bytes, the AEAD suites, the wire formats v1 and v2 and the branch-key
+// derivation. It mirrors primitives/errors.ts, primitives/scope.ts, primitives/aead.ts,
+// primitives/format.ts, format-v2.ts and branch-key.ts of the TypeScript codec; docs/wire-format.md
 // is the specification both follow.
 package primitives
 

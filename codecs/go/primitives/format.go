@@ -9,7 +9,7 @@ import (
 )
 
 // The temporal-envelope wire format, version 1 (docs/wire-format.md; pinned by the known-answer
-// vectors in test/vectors/).
+// vectors in test/vectors/), and what version 2 (format_v2.go) shares with it.
 //
 //	Temporal Server <--> Wire <--> Codec <--> PayloadConverter <--> User code
 //	                       ^ sealed payload: everything below is what history stores
@@ -49,27 +49,42 @@ const (
 	maxWrappedDEKSize = 4096
 )
 
-// Header is everything in a sealed payload but the box itself. All of it is authenticated.
+// Header is everything in a sealed payload but the box itself, in either format version. All of
+// it is authenticated.
 type Header struct {
-	Algorithm  Algorithm
-	KeyID      string
-	Scope      Scope
+	// Version is FormatVersion ("1"; "" means the same) or FormatVersion2 ("2").
+	Version   string
+	Algorithm Algorithm
+	KeyID     string
+	Scope     Scope
+	// WrappedDEK is version 1's wrapped data key.
 	WrappedDEK []byte
+	// WrappedBranchKey and DEKSalt are version 2's (format_v2.go): the wrapped branch key and the
+	// HKDF salt of the payload's data key.
+	WrappedBranchKey []byte
+	DEKSalt          []byte
 	// Compression is "" or CompressionDeflate.
 	Compression string
 }
 
-// AdditionalData is the AEAD's additional data for a header: a label, then each field
+// IsV2 reports whether the header is format version 2 (branch keys).
+func (h Header) IsV2() bool { return h.Version == FormatVersion2 }
+
+// headerAAD is the AEAD's additional data of either version: a label, then each field
 // length-prefixed (as LengthPrefixed does), with a presence flag before the workflow id so that
-// "no workflow id" differs from every workflow id. Built in one allocation: it runs for every
-// payload sealed and opened.
-func AdditionalData(h Header) []byte {
+// "no workflow id" differs from every workflow id, then the version's key fields, then the
+// compression. Built in one allocation: it runs for every payload sealed and opened.
+func headerAAD(label string, h Header, keyFields ...[]byte) []byte {
 	wfLen := 1
 	if h.Scope.HasWorkflow() {
 		wfLen += len(h.Scope.WorkflowID)
 	}
-	out := make([]byte, 0, 7*4+len(aadLabel)+len(h.Algorithm)+len(h.KeyID)+len(h.Scope.Namespace)+wfLen+len(h.WrappedDEK)+len(h.Compression))
-	out = appendField(out, aadLabel)
+	size := (6+len(keyFields))*4 + len(label) + len(h.Algorithm) + len(h.KeyID) + len(h.Scope.Namespace) + wfLen + len(h.Compression)
+	for _, f := range keyFields {
+		size += len(f)
+	}
+	out := make([]byte, 0, size)
+	out = appendField(out, label)
 	out = appendField(out, string(h.Algorithm))
 	out = appendField(out, h.KeyID)
 	out = appendField(out, h.Scope.Namespace)
@@ -79,8 +94,10 @@ func AdditionalData(h Header) []byte {
 	} else {
 		out = append(out, 0)
 	}
-	out = binary.BigEndian.AppendUint32(out, uint32(len(h.WrappedDEK)))
-	out = append(out, h.WrappedDEK...)
+	for _, f := range keyFields {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(f)))
+		out = append(out, f...)
+	}
 	return appendField(out, h.Compression)
 }
 
@@ -88,15 +105,17 @@ func appendField(out []byte, s string) []byte {
 	return append(binary.BigEndian.AppendUint32(out, uint32(len(s))), s...)
 }
 
-// SealedMetadata is the metadata of a payload sealed under h.
-func SealedMetadata(h Header) map[string][]byte {
+// sealedMetadata is the metadata both versions share; keyFields are the version's own.
+func sealedMetadata(version string, h Header, keyFields map[string][]byte) map[string][]byte {
 	m := map[string][]byte{
-		MetaEncoding:   []byte(Encoding),
-		MetaKeyID:      []byte(h.KeyID),
-		MetaVersion:    []byte(FormatVersion),
-		MetaAlgorithm:  []byte(h.Algorithm),
-		MetaNamespace:  []byte(h.Scope.Namespace),
-		MetaWrappedDEK: h.WrappedDEK,
+		MetaEncoding:  []byte(Encoding),
+		MetaKeyID:     []byte(h.KeyID),
+		MetaVersion:   []byte(version),
+		MetaAlgorithm: []byte(h.Algorithm),
+		MetaNamespace: []byte(h.Scope.Namespace),
+	}
+	for k, v := range keyFields {
+		m[k] = v
 	}
 	if h.Scope.HasWorkflow() {
 		m[MetaWorkflowID] = []byte(h.Scope.WorkflowID)
@@ -122,25 +141,35 @@ func IsEnvelopePayload(p *commonpb.Payload) bool {
 	return ok
 }
 
-// ParseHeader reads and validates the header of a payload in our format. MALFORMED_PAYLOAD for a
-// missing or ill-typed field, UNSUPPORTED_FORMAT for a version, algorithm or compression this
-// build does not read. The checks run in the same order as in primitives/format.ts, so a payload that
-// is wrong in several ways fails with the same code in every language.
-func ParseHeader(p *commonpb.Payload) (Header, error) {
-	meta := p.GetMetadata()
-	if meta == nil {
-		return Header{}, Errorf(CodeMalformedPayload, "payload %q is missing", "metadata")
-	}
-	version, err := text(meta, MetaVersion, 16)
-	if err != nil {
-		return Header{}, err
-	}
+// parseHeaderV1 reads and validates a version-1 header (ParseHeader sends every version but 2
+// here). MALFORMED_PAYLOAD for a missing or ill-typed field, UNSUPPORTED_FORMAT for a version,
+// algorithm or compression this build does not read. The checks run in the same order as in
+// primitives/format.ts, so a payload that is wrong in several ways fails with the same code in
+// every language.
+func parseHeaderV1(meta map[string][]byte, version string) (Header, error) {
 	if version != FormatVersion {
 		if len(version) > 16 {
 			version = version[:16]
 		}
 		return Header{}, Errorf(CodeUnsupportedFormat, "%q expected %s, got %q", MetaVersion, FormatVersion, version)
 	}
+	h, err := readCommonFields(meta)
+	if err != nil {
+		return Header{}, err
+	}
+	if h.WrappedDEK, err = field(meta, MetaWrappedDEK, maxWrappedDEKSize); err != nil {
+		return Header{}, err
+	}
+	if h.Compression, err = readCompression(meta); err != nil {
+		return Header{}, err
+	}
+	h.Version = FormatVersion
+	return h, nil
+}
+
+// readCommonFields reads, in this order, the fields both versions share: algorithm, key id,
+// namespace, workflow id.
+func readCommonFields(meta map[string][]byte) (Header, error) {
 	algName, err := text(meta, MetaAlgorithm, 64)
 	if err != nil {
 		return Header{}, err
@@ -163,37 +192,25 @@ func ParseHeader(p *commonpb.Payload) (Header, error) {
 			return Header{}, err
 		}
 	}
-	wrapped, err := field(meta, MetaWrappedDEK, maxWrappedDEKSize)
-	if err != nil {
-		return Header{}, err
-	}
-	compression := ""
-	if _, ok := meta[MetaCompression]; ok {
-		if compression, err = text(meta, MetaCompression, 32); err != nil {
-			return Header{}, err
-		}
-		if compression != CompressionDeflate {
-			return Header{}, Errorf(CodeUnsupportedFormat, "%q %q is not supported", MetaCompression, compression)
-		}
-	}
 	scope, err := NewScope(namespace, workflowID)
 	if err != nil {
 		return Header{}, err
 	}
-	return Header{Algorithm: alg, KeyID: keyID, Scope: scope, WrappedDEK: wrapped, Compression: compression}, nil
+	return Header{Algorithm: alg, KeyID: keyID, Scope: scope}, nil
 }
 
-// PeekScope reads the scope and key id of a sealed payload without opening it (to authorize
-// before any KMS call). ok is false for payloads not in our format or with a bad header.
-func PeekScope(p *commonpb.Payload) (scope Scope, keyID string, ok bool) {
-	if !IsEnvelopePayload(p) {
-		return Scope{}, "", false
+func readCompression(meta map[string][]byte) (string, error) {
+	if _, ok := meta[MetaCompression]; !ok {
+		return "", nil
 	}
-	h, err := ParseHeader(p)
+	compression, err := text(meta, MetaCompression, 32)
 	if err != nil {
-		return Scope{}, "", false
+		return "", err
 	}
-	return h.Scope, h.KeyID, true
+	if compression != CompressionDeflate {
+		return "", Errorf(CodeUnsupportedFormat, "%q %q is not supported", MetaCompression, compression)
+	}
+	return compression, nil
 }
 
 func field(meta map[string][]byte, key string, max int) ([]byte, error) {
@@ -221,7 +238,10 @@ func text(meta map[string][]byte, key string, max int) (string, error) {
 	return string(v), nil
 }
 
-// String is for logs: the header without key material (the wrapped DEK is shown by length only).
+// String is for logs: the header without key material (wrapped keys are shown by length only).
 func (h Header) String() string {
+	if h.IsV2() {
+		return fmt.Sprintf("{v2 alg=%s key=%q scope=%s branchKey=%dB compression=%q}", h.Algorithm, h.KeyID, h.Scope.Key(), len(h.WrappedBranchKey), h.Compression)
+	}
 	return fmt.Sprintf("{alg=%s key=%q scope=%s dek=%dB compression=%q}", h.Algorithm, h.KeyID, h.Scope.Key(), len(h.WrappedDEK), h.Compression)
 }

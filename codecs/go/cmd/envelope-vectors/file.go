@@ -13,8 +13,10 @@ import (
 const crossFormat = "temporal-envelope/cross-v1"
 
 type vectorFile struct {
-	Format    string          `json:"format"`
-	Generator string          `json:"generator"`
+	Format    string `json:"format"`
+	Generator string `json:"generator"`
+	// Hierarchy is "branch" for a file sealed in format v2 (--hierarchy branch); absent: format v1.
+	Hierarchy string          `json:"hierarchy,omitempty"`
 	Note      string          `json:"note"`
 	Keyring   json.RawMessage `json:"keyring"`
 	KMS       *kmsInfo        `json:"kms,omitempty"`

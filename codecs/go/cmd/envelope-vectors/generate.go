@@ -52,7 +52,7 @@ func newTestKek(version int, state keys.KekState) (keys.KeyringEntry, error) {
 }
 
 // generate writes a vector file with a fresh random keyring (TEST ONLY) and, given a KMS endpoint,
-// vectors whose data keys that KMS key wraps. The cases and the invalid vectors are those of
+// vectors whose data keys (with --hierarchy branch: branch keys, format v2) that KMS key wraps. The cases and the invalid vectors are those of
 // test/cross-language/ts-vectors.ts, name for name.
 func generate(a args) error {
 	if a.out == "" {
@@ -114,7 +114,7 @@ func generate(a args) error {
 	var valid []validVector
 	for _, c := range cases {
 		compression, _ := c.v.Compression.(string)
-		cdc, err := codec.New(codec.Options{KeyProviders: []keys.KeyProvider{providers[c.v.Provider]}, Algorithm: primitives.Algorithm(c.v.Algorithm), Compression: compression, CompressionMinBytes: 256})
+		cdc, err := codec.New(codec.Options{KeyProviders: []keys.KeyProvider{providers[c.v.Provider]}, KeyHierarchy: a.hierarchy, Algorithm: primitives.Algorithm(c.v.Algorithm), Compression: compression, CompressionMinBytes: 256})
 		if err != nil {
 			return err
 		}
@@ -147,36 +147,64 @@ func generate(a args) error {
 	data, _ := base64.StdEncoding.DecodeString(first.Data)
 	flipped := append([]byte(nil), data...)
 	flipped[len(flipped)-1] ^= 0x01
-	wrapped, _ := base64.StdEncoding.DecodeString(first.Metadata["envelope-dek"])
-	wrapped[20] ^= 0x80
 	enc := base64.StdEncoding.EncodeToString
+	flipped20 := func(field string) *string {
+		b, _ := base64.StdEncoding.DecodeString(first.Metadata[field])
+		b[20] ^= 0x80
+		return strPtr(enc(b))
+	}
+	branch := a.hierarchy == primitives.HierarchyBranch
+	// The wrapped key's fields: v1's wrapped DEK, or v2's wrapped branch key and salt.
+	var keyCases []invalidVector
+	if !branch {
+		keyCases = []invalidVector{
+			{Name: "wrapped DEK altered", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta("envelope-dek", flipped20("envelope-dek"))},
+			{Name: "wrapped DEK missing", Code: "MALFORMED_PAYLOAD", Provider: "local", Sealed: withMeta("envelope-dek", nil)},
+		}
+	} else {
+		branchKey := first.Metadata[primitives.MetaBranchKey]
+		keyCases = []invalidVector{
+			{Name: "wrapped branch key altered", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta(primitives.MetaBranchKey, flipped20(primitives.MetaBranchKey))},
+			{Name: "salt altered", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta(primitives.MetaDEKSalt, flipped20(primitives.MetaDEKSalt))},
+			{Name: "wrapped branch key missing", Code: "MALFORMED_PAYLOAD", Provider: "local", Sealed: withMeta(primitives.MetaBranchKey, nil)},
+			{Name: "salt missing", Code: "MALFORMED_PAYLOAD", Provider: "local", Sealed: withMeta(primitives.MetaDEKSalt, nil)},
+			{Name: "salt of 16 bytes", Code: "MALFORMED_PAYLOAD", Provider: "local", Sealed: withMeta(primitives.MetaDEKSalt, strPtr(enc(make([]byte, 16))))},
+			{Name: "version relabelled 2 to 1", Code: "MALFORMED_PAYLOAD", Provider: "local", Sealed: withMeta("envelope-version", strPtr(b64("1")))},
+			{Name: "version 2 carrying an envelope-dek", Code: "UNSUPPORTED_FORMAT", Provider: "local", Sealed: withMeta("envelope-dek", &branchKey)},
+		}
+	}
 	invalid := []invalidVector{
 		{Name: "last tag bit flipped", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: payloadJSON{Metadata: first.Metadata, Data: enc(flipped)}},
 		{Name: "truncated to 10 bytes", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: payloadJSON{Metadata: first.Metadata, Data: enc(data[:10])}},
 		{Name: "workflow id swapped in the header", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta("envelope-workflow-id", strPtr(b64("grant-666")))},
 		{Name: "workflow id removed from the header", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta("envelope-workflow-id", nil)},
 		{Name: "namespace swapped in the header", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta("envelope-namespace", strPtr(b64("other")))},
-		{Name: "wrapped DEK altered", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta("envelope-dek", strPtr(enc(wrapped)))},
 		{Name: "algorithm relabelled", Code: "TAMPERED_CIPHERTEXT", Provider: "local", Sealed: withMeta("envelope-alg", strPtr(b64("XCHACHA20-POLY1305")))},
 		{Name: "unknown key id", Code: "UNKNOWN_KEY", Provider: "local", Sealed: withMeta("encryption-key-id", strPtr(b64("local-9-deadbeef")))},
 		{Name: "future format version", Code: "UNSUPPORTED_FORMAT", Provider: "local", Sealed: withMeta("envelope-version", strPtr(b64("9")))},
 		{Name: "unknown algorithm", Code: "UNSUPPORTED_FORMAT", Provider: "local", Sealed: withMeta("envelope-alg", strPtr(b64("ROT13")))},
-		{Name: "wrapped DEK missing", Code: "MALFORMED_PAYLOAD", Provider: "local", Sealed: withMeta("envelope-dek", nil)},
-		{Name: "opened in another workflow", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: first, OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("grant-43")}},
-		{Name: "opened in another namespace", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: first, OpenIn: &openIn{Namespace: "other", WorkflowID: strPtr("grant-42")}},
+	}
+	invalid = append(invalid, keyCases...)
+	invalid = append(invalid,
+		invalidVector{Name: "opened in another workflow", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: first, OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("grant-43")}},
+		invalidVector{Name: "opened in another namespace", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: first, OpenIn: &openIn{Namespace: "other", WorkflowID: strPtr("grant-42")}},
+	)
+	kmsField, kmsWhat := "envelope-dek", "DEK"
+	if branch {
+		kmsField, kmsWhat = primitives.MetaBranchKey, "branch key"
 	}
 	for _, v := range valid {
 		if v.Provider != "aws-kms" {
 			continue
 		}
-		kw, _ := base64.StdEncoding.DecodeString(v.Sealed.Metadata["envelope-dek"])
+		kw, _ := base64.StdEncoding.DecodeString(v.Sealed.Metadata[kmsField])
 		kw[len(kw)-5] ^= 0x01
 		m := map[string]string{}
 		for k, val := range v.Sealed.Metadata {
 			m[k] = val
 		}
-		m["envelope-dek"] = enc(kw)
-		invalid = append(invalid, invalidVector{Name: "KMS-wrapped DEK altered", Code: "TAMPERED_CIPHERTEXT", Provider: "aws-kms", Sealed: payloadJSON{Metadata: m, Data: v.Sealed.Data}})
+		m[kmsField] = enc(kw)
+		invalid = append(invalid, invalidVector{Name: "KMS-wrapped " + kmsWhat + " altered", Code: "TAMPERED_CIPHERTEXT", Provider: "aws-kms", Sealed: payloadJSON{Metadata: m, Data: v.Sealed.Data}})
 		break
 	}
 
@@ -190,6 +218,9 @@ func generate(a args) error {
 	}
 	if a.kmsEndpoint != "" {
 		file.KMS = &kmsInfo{KeyID: a.kmsKey, Region: region}
+	}
+	if branch {
+		file.Hierarchy = string(primitives.HierarchyBranch)
 	}
 	text, err := json.MarshalIndent(file, "", "  ")
 	if err != nil {

@@ -1,9 +1,10 @@
 // Command envelope-vectors is the Go codec's vector tool (test/cross-language/README.md): seal a
 // set of vectors every codec of the project must open, or verify a set another codec sealed.
 //
-//	go run ./cmd/envelope-vectors generate --out FILE [--kms-endpoint URL --kms-key ID --region R]
+//	go run ./cmd/envelope-vectors generate --out FILE [--hierarchy per-workflow|branch] [--kms-endpoint URL --kms-key ID --region R]
 //	go run ./cmd/envelope-vectors verify FILE [--kms-endpoint URL --region R]
 //
+// generate --hierarchy branch seals format v2 (branch keys); verify opens files of either version.
 // verify prints one JSON line {"generator","verifier","opened","rejected","failures"} and exits 0
 // only when there are no failures.
 package main
@@ -12,13 +13,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: envelope-vectors generate --out FILE [--kms-endpoint URL --kms-key ID --region R] | verify FILE [--kms-endpoint URL --region R]\n"
+const usage = "usage: envelope-vectors generate --out FILE [--hierarchy per-workflow|branch] [--kms-endpoint URL --kms-key ID --region R] | verify FILE [--kms-endpoint URL --region R]\n"
 
 func run(argv []string, stdout, stderr io.Writer) int {
 	a, err := parseArgs(argv)
@@ -51,10 +54,11 @@ func run(argv []string, stdout, stderr io.Writer) int {
 
 type args struct {
 	verb, file, out, kmsEndpoint, kmsKey, region string
+	hierarchy                                    primitives.KeyHierarchy
 }
 
 func parseArgs(argv []string) (args, error) {
-	var a args
+	a := args{hierarchy: primitives.HierarchyPerWorkflow}
 	if len(argv) == 0 {
 		return a, nil
 	}
@@ -79,6 +83,14 @@ func parseArgs(argv []string) (args, error) {
 			a.kmsKey, err = value()
 		case flag == "--region":
 			a.region, err = value()
+		case flag == "--hierarchy":
+			var h string
+			if h, err = value(); err == nil {
+				if h != string(primitives.HierarchyPerWorkflow) && h != string(primitives.HierarchyBranch) {
+					err = fmt.Errorf("--hierarchy expected per-workflow or branch, got %q", h)
+				}
+				a.hierarchy = primitives.KeyHierarchy(h)
+			}
 		case len(flag) > 0 && flag[0] != '-' && a.file == "":
 			a.file = flag
 		default:

@@ -50,3 +50,34 @@ func TestGenerateThenVerify(t *testing.T) {
 		t.Fatalf("unknown verb exited %d", code)
 	}
 }
+
+// --hierarchy branch: every valid vector is format v2 (branch key and salt, no wrapped DEK), the
+// file says so, the invalid list has version 2's wrapped-key cases, and verify opens it all.
+func TestGenerateBranchThenVerify(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "go-branch.json")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"generate", "--out", file, "--hierarchy", "branch"}, &out, &errOut); code != 0 {
+		t.Fatalf("generate exited %d: %s", code, errOut.String())
+	}
+	var f vectorFile
+	raw, _ := os.ReadFile(file)
+	if err := json.Unmarshal(raw, &f); err != nil || f.Hierarchy != "branch" || len(f.Valid) != 8 || len(f.Invalid) != 18 {
+		t.Fatalf("file: %v hierarchy=%q valid=%d invalid=%d", err, f.Hierarchy, len(f.Valid), len(f.Invalid))
+	}
+	for _, v := range f.Valid {
+		m := v.Sealed.Metadata
+		if m["envelope-version"] != base64.StdEncoding.EncodeToString([]byte("2")) || m["envelope-branch-key"] == "" || m["envelope-dek-salt"] == "" || m["envelope-dek"] != "" {
+			t.Fatalf("%s is not a version-2 payload: %v", v.Name, m)
+		}
+	}
+	if code := run([]string{"verify", file}, &out, &errOut); code != 0 {
+		t.Fatalf("verify exited %d: %s %s", code, out.String(), errOut.String())
+	}
+	var s summary
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Opened != 8 || s.Rejected != 18 || len(s.Failures) != 0 {
+		t.Fatalf("summary %s", out.String())
+	}
+	if code := run([]string{"generate", "--out", file, "--hierarchy", "tree"}, &out, &errOut); code != 2 {
+		t.Fatalf("a bad --hierarchy exited %d", code)
+	}
+}

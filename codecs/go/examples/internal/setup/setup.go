@@ -15,6 +15,7 @@ import (
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/codec"
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/headers"
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/keys"
+	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
 )
 
 // WarrantHeader is the header the examples seal end to end, in every language.
@@ -29,6 +30,7 @@ type Flags struct {
 	KMSKeyConfig      string
 	Region            string
 	RequireEncryption bool
+	KeyHierarchy      string
 }
 
 // Register adds the flags to fs, with defaults from the environment.
@@ -40,6 +42,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.KMSEndpoint, "kms-endpoint", "", "AWS-compatible KMS endpoint URL (default: AWS's own)")
 	fs.StringVar(&f.Region, "region", env("AWS_REGION", "us-east-1"), "AWS region for KMS keys given without an ARN (env AWS_REGION)")
 	fs.BoolVar(&f.RequireEncryption, "require-encryption", false, "refuse plaintext payloads (PLAINTEXT_REJECTED)")
+	fs.StringVar(&f.KeyHierarchy, "key-hierarchy", env("TEMPORAL_ENVELOPE_KEY_HIERARCHY", "per-workflow"), "how sealing makes data keys: per-workflow (format v1) or branch (format v2); opening reads both (env TEMPORAL_ENVELOPE_KEY_HIERARCHY)")
 }
 
 func env(name, fallback string) string {
@@ -85,7 +88,7 @@ func (f *Flags) Dial() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := codec.New(codec.Options{KeyProviders: providers, DefaultNamespace: f.Namespace, RequireEncryption: f.RequireEncryption})
+	c, err := codec.New(codec.Options{KeyProviders: providers, DefaultNamespace: f.Namespace, RequireEncryption: f.RequireEncryption, KeyHierarchy: primitives.KeyHierarchy(f.KeyHierarchy)})
 	if err != nil {
 		return nil, err
 	}
