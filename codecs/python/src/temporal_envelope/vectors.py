@@ -50,7 +50,9 @@ def _kms_ring(key_id: str, endpoint: str, region: str) -> AwsKmsKeyring:
     # moto accepts any credentials; a real AWS account would use the default credential chain.
     access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     credentials = AwsCredentials(access, secret) if access and secret else AwsCredentials("testing", "testing")
-    return AwsKmsKeyring([AwsKmsKey(key_id)], region=region, endpoint=endpoint, credentials=credentials, max_attempts=1)
+    # A generous timeout: the endpoint is on loopback, and a machine running many tests at once can
+    # take seconds to answer; a vector tool must not fail for that.
+    return AwsKmsKeyring([AwsKmsKey(key_id)], region=region, endpoint=endpoint, credentials=credentials, max_attempts=1, request_timeout_seconds=30)
 
 
 def _b64(data: bytes | bytearray) -> str:

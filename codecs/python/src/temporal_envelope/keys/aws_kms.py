@@ -267,12 +267,12 @@ class AwsKmsKeyring:
     # -- internals -------------------------------------------------------------------------------
 
     async def _call(self, op: str, key: _ConfiguredKey, send: Callable[[KmsClient], T]) -> T:
-        def blocking() -> T:
-            return send(self._client(key.region))
-
         try:
+            # Building a boto3 client (once per region) is not KMS latency and takes seconds on a
+            # loaded machine: it stays outside the timeout, which measures the request alone.
+            client = await asyncio.to_thread(self._client, key.region)
             # The thread may outlive the timeout; botocore's own connect/read timeouts end it.
-            return await asyncio.wait_for(asyncio.to_thread(blocking), self._timeout * self._max_attempts)
+            return await asyncio.wait_for(asyncio.to_thread(send, client), self._timeout * self._max_attempts)
         except asyncio.TimeoutError:
             raise KmsUnavailableError(
                 f"KMS {op} with {key.key_id} timed out after {self._timeout * self._max_attempts:g} s"
