@@ -21,11 +21,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kms-endpoint", default=env("TEMPORAL_ENVELOPE_KMS_ENDPOINT"), help="AWS-compatible KMS endpoint (env TEMPORAL_ENVELOPE_KMS_ENDPOINT)")
     parser.add_argument("--region", default=env("AWS_REGION"), help="AWS region (env AWS_REGION)")
     parser.add_argument("--require-encryption", action="store_true", help="refuse plaintext payloads (fail closed)")
+    parser.add_argument(
+        "--key-hierarchy",
+        choices=["per-workflow", "branch"],
+        default=env("TEMPORAL_ENVELOPE_KEY_HIERARCHY", "per-workflow"),
+        help="how new data keys are made: per-workflow (format v1) or branch keys (format v2); both open either (env TEMPORAL_ENVELOPE_KEY_HIERARCHY)",
+    )
 
 
 def codec_from(args: argparse.Namespace) -> EnvelopeCodec:
     keys = open_key_provider(keyring=args.keyring, kms_key_config=args.kms_key_config, kms_endpoint=args.kms_endpoint, region=args.region)
-    return EnvelopeCodec(keys, default_namespace=args.namespace, require_encryption=args.require_encryption)
+    return EnvelopeCodec(
+        keys, default_namespace=args.namespace, require_encryption=args.require_encryption, key_hierarchy=args.key_hierarchy
+    )
 
 
 async def connect(args: argparse.Namespace, codec: EnvelopeCodec, interceptors: list[Interceptor] | None = None) -> Client:

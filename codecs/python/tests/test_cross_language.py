@@ -78,6 +78,33 @@ def test_typescript_sealed_vectors_open_in_python(moto: Moto, kms_key: str, tmp_
     assert result["verifier"] == "python" and result["generator"] == "typescript"
 
 
+def test_python_branch_key_vectors_open_in_typescript(moto: Moto, kms_key: str, tmp_path: Path) -> None:
+    """Format v2 (--hierarchy branch): every valid vector version 2, local and KMS-wrapped branch keys."""
+    out = tmp_path / "python-branch.json"
+    gen = python_tool("generate", "--out", str(out), "--hierarchy", "branch", "--kms-endpoint", moto.endpoint, "--kms-key", kms_key)
+    assert gen.returncode == 0, gen.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["hierarchy"] == "branch" and {v["provider"] for v in doc["valid"]} == {"local", "aws-kms"}
+    for v in doc["valid"]:
+        assert v["sealed"]["metadata"]["envelope-version"] == "Mg=="  # "2"
+        assert "envelope-branch-key" in v["sealed"]["metadata"] and "envelope-dek" not in v["sealed"]["metadata"]
+    assert "KMS-wrapped branch key altered" in {v["name"] for v in doc["invalid"]}
+    result = summary(typescript_tool("verify", str(out), "--kms-endpoint", moto.endpoint))
+    assert result["failures"] == []
+    assert (result["opened"], result["rejected"]) == expected_counts(out)
+
+
+def test_typescript_branch_key_vectors_open_in_python(moto: Moto, kms_key: str, tmp_path: Path) -> None:
+    out = tmp_path / "typescript-branch.json"
+    gen = typescript_tool("generate", "--out", str(out), "--hierarchy", "branch", "--kms-endpoint", moto.endpoint, "--kms-key", kms_key)
+    assert gen.returncode == 0, gen.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["hierarchy"] == "branch"
+    result = summary(python_tool("verify", str(out), "--kms-endpoint", moto.endpoint))
+    assert result["failures"] == []
+    assert (result["opened"], result["rejected"]) == expected_counts(out)
+    assert result["verifier"] == "python" and result["generator"] == "typescript"
+
+
 def test_verify_fails_loudly_on_a_vector_that_does_not_hold(tmp_path: Path) -> None:
     out = tmp_path / "local-only.json"
     assert python_tool("generate", "--out", str(out)).returncode == 0

@@ -75,16 +75,20 @@ def key_flags(kind: str, tmp_path: Path, moto: Moto | None) -> list[str]:
     return ["--kms-key-config", str(config), "--kms-endpoint", moto.endpoint]
 
 
-@pytest.mark.parametrize("kind", ["local", "aws-kms"])
-def test_the_example_worker_and_client(kind: str, dev_server: DevServer, moto: Moto, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("kind", "worker_hierarchy"), [("local", None), ("aws-kms", None), ("aws-kms", "branch")])
+def test_the_example_worker_and_client(kind: str, worker_hierarchy: str | None, dev_server: DevServer, moto: Moto, tmp_path: Path) -> None:
+    """With worker_hierarchy "branch" the worker seals format v2 (TEMPORAL_ENVELOPE_KEY_HIERARCHY)
+    while the client seals v1: a fleet switching one process at a time, each opening the other's."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
     env.pop("TEMPORAL_ENVELOPE_KEYRING", None)
+    env.pop("TEMPORAL_ENVELOPE_KEY_HIERARCHY", None)
+    worker_env = env if worker_hierarchy is None else {**env, "TEMPORAL_ENVELOPE_KEY_HIERARCHY": worker_hierarchy}
     keys = key_flags(kind, tmp_path, moto if kind == "aws-kms" else None)
     queue = f"polyglot-py-{uuid.uuid4().hex[:6]}"
     common = ["--address", dev_server.address, "--task-queue", queue, *keys]
     warrant = f"act-for:ada:{uuid.uuid4().hex}"
     workflow_id = f"polyglot-py-{uuid.uuid4().hex[:8]}"
-    with example_worker([*common, "--require-encryption"], env):
+    with example_worker([*common, "--require-encryption"], worker_env):
         result = run_client(
             [*common, "--workflow-id", workflow_id, "--arg", json.dumps({"email": "ada@example.com"}), "--warrant", warrant,
              "--signal", "approve", "--signal-arg", json.dumps({"approver": "bob"})],
@@ -98,6 +102,8 @@ def test_the_example_worker_and_client(kind: str, dev_server: DevServer, moto: M
         events = await raw_history(await Client.connect(dev_server.address), workflow_id)
         found = [p for e in events for _, p in payloads_in(e)]
         assert found and all(p.metadata["envelope-workflow-id"] == workflow_id.encode() for p in found)
+        versions = {p.metadata["envelope-version"] for p in found}
+        assert versions == ({b"1"} if worker_hierarchy is None else {b"1", b"2"})
         raw = b"".join(e.SerializeToString() for e in events)
         assert warrant.encode() not in raw and b"ada@example.com" not in raw and str(result["credential"]).encode() not in raw
 

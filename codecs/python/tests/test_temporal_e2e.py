@@ -70,7 +70,7 @@ async def plain_client(dev_server: DevServer, interceptors: list[Interceptor] | 
     return await Client.connect(dev_server.address, interceptors=interceptors or [])
 
 
-def assert_sealed_to(events: list[HistoryEvent], workflow_id: str, *secrets: str) -> list[tuple[str, Payload]]:
+def assert_sealed_to(events: list[HistoryEvent], workflow_id: str, *secrets: str, version: bytes = b"1") -> list[tuple[str, Payload]]:
     raw = history_bytes(events)
     for secret in secrets:
         assert secret.encode() not in raw, f"{secret} found in raw history"
@@ -78,7 +78,7 @@ def assert_sealed_to(events: list[HistoryEvent], workflow_id: str, *secrets: str
     assert found, "history holds no payloads at all"
     for where, p in found:
         assert p.metadata.get("encoding") == b"binary/encrypted", f"{where} is {p.metadata.get('encoding')!r}"
-        assert p.metadata.get("envelope-version") == b"1", where
+        assert p.metadata.get("envelope-version") == version, where
         assert p.metadata.get("envelope-namespace") == b"default", where
         assert p.metadata.get("envelope-workflow-id") == workflow_id.encode(), f"{where} sealed to {p.metadata.get('envelope-workflow-id')!r}"
     return found
@@ -117,6 +117,35 @@ async def test_history_holds_no_plaintext_and_every_payload_is_sealed_to_its_wor
         "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
     } <= kinds
     assert any(".memo." in where for where, _ in found) and any(".header." in where for where, _ in found)
+
+
+async def test_with_branch_keys_history_holds_format_v2_sealed_to_each_workflow_for_one_kek_call(
+    dev_server: DevServer, keyring_file: Path
+) -> None:
+    """key_hierarchy="branch": three workflows, client and worker sharing one codec, one call to the
+    KEK provider in all (the namespace's branch key); every payload in history is version 2, sealed
+    to its own workflow with a data key of its own, and opens in a per-workflow codec."""
+    kek = ScriptedProvider(LocalKeyring.open(str(keyring_file)))
+    codec = EnvelopeCodec(kek, key_hierarchy="branch", require_encryption=True)
+    secrets = [canary() for _ in range(3)]
+    ids = [f"branch-{uuid.uuid4().hex[:8]}" for _ in secrets]
+    async with running(dev_server, codec, warrant_for=lambda _: canary()) as (client, queue):
+        for wf_id, secret in zip(ids, secrets):
+            handle: WorkflowHandle[Any, Any] = await client.start_workflow("SecretRoundTrip", {"secret": secret}, id=wf_id, task_queue=queue)
+            await handle.signal("proceed", secret)
+            assert await asyncio.wait_for(handle.result(), 60) == {"activity": {"seen": secret}, "signal": secret}
+    assert (kek.generate_calls, kek.decrypt_calls) == (1, 0)
+    plain = await plain_client(dev_server)
+    branch_keys, salts = set(), {}
+    for wf_id, secret in zip(ids, secrets):
+        found = assert_sealed_to(await raw_history(plain, wf_id), wf_id, secret, version=b"2")
+        branch_keys |= {p.metadata["envelope-branch-key"] for _, p in found}
+        salts[wf_id] = {p.metadata["envelope-dek-salt"] for _, p in found}
+        reader = EnvelopeCodec(LocalKeyring.open(str(keyring_file)))
+        opened = await reader.decode_in_scope([p for _, p in found], None)
+        assert all(o.metadata.get("encoding") != b"binary/encrypted" for o in opened)
+    assert len(branch_keys) == 1
+    assert not (salts[ids[0]] & salts[ids[1]]) and not (salts[ids[1]] & salts[ids[2]])
 
 
 async def test_require_encryption_refuses_a_plaintext_signal(

@@ -1,7 +1,8 @@
-"""temporal-envelope for Python: envelope encryption for Temporal payloads, wire format v1.
+"""temporal-envelope for Python: envelope encryption for Temporal payloads, wire formats v1 and v2.
 
 Layers, imports one way (as in the TypeScript and Go codecs):
-``primitives`` (errors, scope, bytes, AEADs, wire format) ← ``keys`` (providers, DEK cache) ←
+``primitives`` (errors, scope, bytes, AEADs, branch-key derivation, wire format) ← ``keys``
+(providers, the branch-key layer, DEK cache) ←
 ``codec`` (EnvelopeCodec, failure converter, header sealing).
 """
 
@@ -19,6 +20,8 @@ from .keys import (
     AwsCredentials,
     AwsKmsKey,
     AwsKmsKeyring,
+    BranchKeyOptions,
+    BranchKeyProvider,
     DekCacheLimits,
     KeyProvider,
     LocalKeyring,
@@ -29,6 +32,7 @@ from .primitives import (
     EnvelopeError,
     EnvelopeErrorCode,
     InvalidConfigError,
+    KeyHierarchy,
     KeyLimitExceededError,
     KeyRetiredError,
     KeyShreddedError,
@@ -53,6 +57,8 @@ __all__ = [
     "AwsCredentials",
     "AwsKmsKey",
     "AwsKmsKeyring",
+    "BranchKeyOptions",
+    "BranchKeyProvider",
     "DekCacheLimits",
     "EnvelopeCodec",
     "EnvelopeError",
@@ -61,6 +67,7 @@ __all__ = [
     "HeaderSealingClientInterceptor",
     "HeaderSealingWorkerInterceptor",
     "InvalidConfigError",
+    "KeyHierarchy",
     "KeyLimitExceededError",
     "KeyProvider",
     "KeyRetiredError",

@@ -1,9 +1,11 @@
 """The Python codec's cross-language vector tool (test/cross-language/README.md): seal a set of
 vectors every codec of the project must open, or verify a set another codec sealed.
 
-    python -m temporal_envelope.vectors generate --out FILE [--kms-endpoint URL --kms-key ID --region R]
+    python -m temporal_envelope.vectors generate --out FILE [--hierarchy per-workflow|branch] [--kms-endpoint URL --kms-key ID --region R]
     python -m temporal_envelope.vectors verify FILE [--kms-endpoint URL --region R]
 
+``--hierarchy branch`` seals every vector in format v2 (data keys derived from a branch key per
+namespace) and says ``"hierarchy": "branch"`` in the file; ``verify`` reads either without being told.
 ``verify`` prints one JSON line ``{"generator", "verifier", "opened", "rejected", "failures"}`` and
 exits 0 only when nothing failed.
 """
@@ -32,6 +34,7 @@ from .keys.aws_kms import AwsCredentials, AwsKmsKey, AwsKmsKeyring
 from .keys.local_keyring import LocalKeyring
 from .keys.provider import KeyProvider
 from .primitives.aead import AeadAlgorithm
+from .primitives.branch_key import KeyHierarchy
 from .primitives.errors import EnvelopeError
 from .primitives.scope import make_scope
 
@@ -47,7 +50,9 @@ def _kms_ring(key_id: str, endpoint: str, region: str) -> AwsKmsKeyring:
     # moto accepts any credentials; a real AWS account would use the default credential chain.
     access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     credentials = AwsCredentials(access, secret) if access and secret else AwsCredentials("testing", "testing")
-    return AwsKmsKeyring([AwsKmsKey(key_id)], region=region, endpoint=endpoint, credentials=credentials, max_attempts=1)
+    # A generous timeout: the endpoint is on loopback, and a machine running many tests at once can
+    # take seconds to answer; a vector tool must not fail for that.
+    return AwsKmsKeyring([AwsKmsKey(key_id)], region=region, endpoint=endpoint, credentials=credentials, max_attempts=1, request_timeout_seconds=30)
 
 
 def _b64(data: bytes | bytearray) -> str:
@@ -71,7 +76,7 @@ class _Case:
     open_in: dict[str, str | None] | None = None
 
 
-async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, region: str) -> None:
+async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, region: str, hierarchy: KeyHierarchy = "per-workflow") -> None:
     keyring = {
         "format": "temporal-envelope-keyring/v1",
         "keys": [
@@ -111,7 +116,13 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
 
     valid: list[dict[str, Any]] = []
     for c in cases:
-        codec = EnvelopeCodec(providers[c.provider], algorithm=c.algorithm, compression="deflate" if c.compression == "deflate" else None, compression_min_bytes=256)
+        codec = EnvelopeCodec(
+            providers[c.provider],
+            key_hierarchy=hierarchy,
+            algorithm=c.algorithm,
+            compression="deflate" if c.compression == "deflate" else None,
+            compression_min_bytes=256,
+        )
         [sealed] = await codec.encode_in_scope([c.input], make_scope(c.namespace, c.workflow_id))
         vector: dict[str, Any] = {
             "name": c.name,
@@ -140,34 +151,62 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
     data = base64.b64decode(first["data"])
     flipped = bytearray(data)
     flipped[-1] ^= 0x01
-    wrapped = bytearray(base64.b64decode(first["metadata"]["envelope-dek"]))
-    wrapped[20] ^= 0x80
+
+    def flipped20(field: str) -> bytes:
+        value = bytearray(base64.b64decode(first["metadata"][field]))
+        value[20] ^= 0x80
+        return bytes(value)
+
+    # The wrapped key's fields: v1's wrapped DEK, or v2's wrapped branch key and salt.
+    key_cases: list[dict[str, Any]]
+    if hierarchy == "branch":
+        key_cases = [
+            {"name": "wrapped branch key altered", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-branch-key", flipped20("envelope-branch-key"))},
+            {"name": "salt altered", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-dek-salt", flipped20("envelope-dek-salt"))},
+            {"name": "wrapped branch key missing", "code": "MALFORMED_PAYLOAD", "provider": "local", "sealed": with_meta("envelope-branch-key", None)},
+            {"name": "salt missing", "code": "MALFORMED_PAYLOAD", "provider": "local", "sealed": with_meta("envelope-dek-salt", None)},
+            {"name": "salt of 16 bytes", "code": "MALFORMED_PAYLOAD", "provider": "local", "sealed": with_meta("envelope-dek-salt", bytes(16))},
+            {"name": "version relabelled 2 to 1", "code": "MALFORMED_PAYLOAD", "provider": "local", "sealed": with_meta("envelope-version", b"1")},
+            {
+                "name": "version 2 carrying an envelope-dek",
+                "code": "UNSUPPORTED_FORMAT",
+                "provider": "local",
+                "sealed": with_meta("envelope-dek", base64.b64decode(first["metadata"]["envelope-branch-key"])),
+            },
+        ]
+    else:
+        key_cases = [
+            {"name": "wrapped DEK altered", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-dek", flipped20("envelope-dek"))},
+            {"name": "wrapped DEK missing", "code": "MALFORMED_PAYLOAD", "provider": "local", "sealed": with_meta("envelope-dek", None)},
+        ]
     invalid: list[dict[str, Any]] = [
         {"name": "last tag bit flipped", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": {"metadata": first["metadata"], "data": _b64(flipped)}},
         {"name": "truncated to 10 bytes", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": {"metadata": first["metadata"], "data": _b64(data[:10])}},
         {"name": "workflow id swapped in the header", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-workflow-id", b"grant-666")},
         {"name": "workflow id removed from the header", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-workflow-id", None)},
         {"name": "namespace swapped in the header", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-namespace", b"other")},
-        {"name": "wrapped DEK altered", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-dek", bytes(wrapped))},
         {"name": "algorithm relabelled", "code": "TAMPERED_CIPHERTEXT", "provider": "local", "sealed": with_meta("envelope-alg", b"XCHACHA20-POLY1305")},
         {"name": "unknown key id", "code": "UNKNOWN_KEY", "provider": "local", "sealed": with_meta("encryption-key-id", b"local-9-deadbeef")},
         {"name": "future format version", "code": "UNSUPPORTED_FORMAT", "provider": "local", "sealed": with_meta("envelope-version", b"9")},
         {"name": "unknown algorithm", "code": "UNSUPPORTED_FORMAT", "provider": "local", "sealed": with_meta("envelope-alg", b"ROT13")},
-        {"name": "wrapped DEK missing", "code": "MALFORMED_PAYLOAD", "provider": "local", "sealed": with_meta("envelope-dek", None)},
+        *key_cases,
         {"name": "opened in another workflow", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": first, "openIn": {"namespace": "default", "workflowId": "grant-43"}},
         {"name": "opened in another namespace", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": first, "openIn": {"namespace": "other", "workflowId": "grant-42"}},
     ]
     kms_vector = next((v for v in valid if v["provider"] == "aws-kms"), None)
     if kms_vector is not None:
         kd = kms_vector["sealed"]
-        kw = bytearray(base64.b64decode(kd["metadata"]["envelope-dek"]))
+        field = "envelope-branch-key" if hierarchy == "branch" else "envelope-dek"
+        kw = bytearray(base64.b64decode(kd["metadata"][field]))
         kw[-5] ^= 0x01
+        what = "branch key" if hierarchy == "branch" else "DEK"
         invalid.append(
-            {"name": "KMS-wrapped DEK altered", "code": "TAMPERED_CIPHERTEXT", "provider": "aws-kms", "sealed": {"metadata": {**kd["metadata"], "envelope-dek": _b64(kw)}, "data": kd["data"]}}
+            {"name": f"KMS-wrapped {what} altered", "code": "TAMPERED_CIPHERTEXT", "provider": "aws-kms", "sealed": {"metadata": {**kd["metadata"], field: _b64(kw)}, "data": kd["data"]}}
         )
     doc: dict[str, Any] = {
         "format": FORMAT,
         "generator": "python",
+        **({"hierarchy": hierarchy} if hierarchy == "branch" else {}),
         "note": "TEST ONLY: the keys below were generated for this file and protect nothing.",
         "keyring": keyring,
     }
@@ -241,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbs = parser.add_subparsers(dest="verb", required=True)
     gen = verbs.add_parser("generate", help="seal a fresh vector file (TEST ONLY keys)")
     gen.add_argument("--out", required=True)
+    gen.add_argument("--hierarchy", choices=["per-workflow", "branch"], default="per-workflow", help="branch: seal format v2 (branch keys)")
     gen.add_argument("--kms-endpoint")
     gen.add_argument("--kms-key")
     gen.add_argument("--region", default="us-east-1")
@@ -250,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ver.add_argument("--region")
     args = parser.parse_args(argv)
     if args.verb == "generate":
-        asyncio.run(generate(args.out, args.kms_endpoint, args.kms_key, args.region))
+        asyncio.run(generate(args.out, args.kms_endpoint, args.kms_key, args.region, args.hierarchy))
         return 0
     summary, code = asyncio.run(verify(args.file, args.kms_endpoint, args.region))
     sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")

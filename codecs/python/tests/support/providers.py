@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from temporal_envelope.keys import GeneratedDataKey, KekInfo, KeyProvider
+from temporal_envelope.keys.provider import wraps_branch_keys
 from temporal_envelope.primitives import Scope
 
 
@@ -22,6 +23,11 @@ class ScriptedProvider:
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def wraps_branch_keys(self) -> bool:
+        # A wrapper passes its provider's branch-key wrapping on (keys/provider.py).
+        return wraps_branch_keys(self.inner)
 
     def primary_key_id(self) -> str:
         return self.inner.primary_key_id()

@@ -5,10 +5,12 @@
     Temporal Server <--> Wire <--> EnvelopeCodec <--> PayloadConverter <--> User code
 
 Each payload is sealed with the data key (DEK) of the workflow it belongs to; the DEK is wrapped by a
-key-encryption key (KEK) from a KeyProvider and travels, wrapped, inside the payload. The SDK hands
+key-encryption key (KEK) from a KeyProvider and travels, wrapped, inside the payload (format v1), or
+is derived from a branch key per namespace that travels wrapped instead (format v2,
+``key_hierarchy="branch"``). Every codec opens both versions, whichever it seals. The SDK hands
 the codec a serialization context through ``with_context`` (temporalio's WithSerializationContext):
 a workflow's, or an activity's naming its workflow, seals to that workflow; none seals to the
-namespace. Bytes: primitives/wire_format.py; rules: docs/wire-format.md.
+namespace. Bytes: primitives/wire_format.py and wire_format_v2.py; rules: docs/wire-format.md.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from temporalio.converter import (
 )
 from typing_extensions import Self
 
-from ..keys.dek_cache import DataKeyCache, DekCacheLimits
-from ..keys.provider import KeyObserver, KeyProvider
+from ..keys.branch_key_provider import BranchKeyOptions, BranchKeyProvider
+from ..keys.dek_cache import DataKeyCache, DekCacheLimits, validate_limits
+from ..keys.provider import KeyObserver, KeyProvider, NullObserver
 from ..keys.provider_set import ProviderSet
 from ..primitives.aead import AeadAlgorithm, RandomSource, aead_suite, is_aead_algorithm
+from ..primitives.branch_key import KeyHierarchy, is_key_hierarchy
 from ..primitives.errors import (
     InvalidConfigError,
     MalformedPayloadError,
@@ -40,14 +44,8 @@ from ..primitives.errors import (
     UnsupportedFormatError,
 )
 from ..primitives.scope import Scope, check_scope, make_scope
-from ..primitives.wire_format import (
-    ENCODING_BYTES,
-    META_ENCODING,
-    META_VERSION,
-    Compression,
-    parsed_header,
-    template_for,
-)
+from ..primitives.wire_format import ENCODING_BYTES, META_ENCODING, META_VERSION, Compression
+from ..primitives.wire_format_versions import parsed_sealed_header, sealing_template, wrapped_key_of
 
 #: A sealed payload never inflates past this (a deflate bomb is refused, not expanded).
 MAX_INFLATED_BYTES: Final = 64 * 1024 * 1024
@@ -59,6 +57,7 @@ class _Shared:
     def __init__(
         self,
         providers: ProviderSet,
+        branch_layers: tuple[BranchKeyProvider, ...],
         cache: DataKeyCache,
         *,
         default_namespace: str,
@@ -71,6 +70,7 @@ class _Shared:
         random: RandomSource,
     ) -> None:
         self.providers = providers
+        self.branch_layers = branch_layers
         self.cache = cache
         self.default_namespace = default_namespace
         self.algorithm = algorithm
@@ -82,8 +82,20 @@ class _Shared:
         self.random = random
 
 
+class _CacheObserver:
+    """The codec's observer as the DEK cache sees it: cache hits and misses, but no KMS calls, which
+    the branch-key layers report (they alone know which calls reach KMS)."""
+
+    def __init__(self, observer: KeyObserver) -> None:
+        self.on_cache_hit = observer.on_cache_hit
+        self.on_cache_miss = observer.on_cache_miss
+
+    def on_kms_call(self, op: Literal["generate", "decrypt"], provider: str, outcome: Literal["ok", "error"], seconds: float) -> None:
+        pass
+
+
 class EnvelopeCodec(PayloadCodec, WithSerializationContext):
-    """Envelope encryption for Temporal payloads, wire format v1.
+    """Envelope encryption for Temporal payloads, wire format v1 and v2.
 
     Args:
         key_providers: KEK providers. The first one's primary wraps new data keys; any may unwrap.
@@ -98,7 +110,15 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             /encode) in a workflow context. Default off: the secure default.
         schedule_runs: Accept a payload sealed for workflow S in a run a schedule started from it
             (``S-YYYY-MM-DDTHH:MM:SSZ``). Default on.
-        cache: DEK cache limits (max age 1 h, 2^20 payloads, 2^36 bytes, 10,000 entries, …).
+        key_hierarchy: How new data keys are made. ``"per-workflow"`` (default): one KMS data key per
+            workflow per key lifetime (format v1); CloudTrail names each workflow. ``"branch"``: one
+            KMS call per namespace per ``branch_key_max_age_seconds``, each workflow's data key
+            derived from that branch key (format v2). Either way the codec opens both formats.
+        branch_key_max_age_seconds: With ``key_hierarchy="branch"``: how long one branch key makes
+            new data keys for a namespace. Default 1 h.
+        cache: DEK cache limits (max age 1 h, 2^20 payloads, 2^36 bytes, 10,000 entries, …); its
+            ``stale_grace_seconds``, ``decrypt_max_age_seconds`` and ``max_decrypt_entries`` apply
+            to branch keys too.
         observer: Metrics hooks (KMS calls, cache hits and misses).
         random: Nonce source; only known-answer tests replace it.
     """
@@ -114,11 +134,17 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         require_encryption: bool = False,
         accept_namespace_scoped: bool = False,
         schedule_runs: bool = True,
+        key_hierarchy: KeyHierarchy = "per-workflow",
+        branch_key_max_age_seconds: float = 60 * 60,
         cache: DekCacheLimits | None = None,
         observer: KeyObserver | None = None,
         random: RandomSource = os.urandom,
     ) -> None:
-        providers = ProviderSet(list(key_providers) if isinstance(key_providers, Sequence) else [key_providers])
+        given = list(key_providers) if isinstance(key_providers, Sequence) else [key_providers]
+        if len(given) == 0:
+            raise InvalidConfigError('codec "key_providers" expected at least one key provider')
+        if not is_key_hierarchy(key_hierarchy):
+            raise InvalidConfigError(f'codec "key_hierarchy" expected "per-workflow" or "branch", got {key_hierarchy!r}')
         if not isinstance(default_namespace, str) or default_namespace == "":
             raise InvalidConfigError('codec "default_namespace" expected a non-empty string')
         if not is_aead_algorithm(algorithm):
@@ -127,14 +153,31 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             raise InvalidConfigError(f'codec "compression" expected "deflate" or None, got {compression!r}')
         if not isinstance(compression_min_bytes, int) or compression_min_bytes < 0:
             raise InvalidConfigError(f'codec "compression_min_bytes" expected a whole number >= 0, got {compression_min_bytes!r}')
+        # The cache's limits first, so a bad one is named as the cache's, not as a branch key's.
+        limits = validate_limits(cache or DekCacheLimits(), aead_suite(algorithm).max_messages_per_key)
+        branch_options = BranchKeyOptions(
+            branch_key_max_age_seconds=branch_key_max_age_seconds,
+            stale_grace_seconds=limits.stale_grace_seconds,
+            decrypt_max_age_seconds=limits.decrypt_max_age_seconds,
+            max_decrypt_entries=limits.max_decrypt_entries,
+        )
+        # Every provider gets the branch-key layer, so this codec opens format v2 whatever it seals;
+        # only the first one seals, and only it with the chosen hierarchy.
+        layers = tuple(
+            BranchKeyProvider(p, key_hierarchy=key_hierarchy if i == 0 else "per-workflow", options=branch_options, observer=observer, random=random)
+            for i, p in enumerate(given)
+        )
+        providers = ProviderSet(layers)
         dek_cache = DataKeyCache(
             providers,
-            cache,
+            limits,
             cipher_message_limit=aead_suite(algorithm).max_messages_per_key,
-            observer=observer,
+            observer=_CacheObserver(observer or NullObserver()),
         )
+        self.key_hierarchy: KeyHierarchy = key_hierarchy
         self._shared = _Shared(
             providers,
+            layers,
             dek_cache,
             default_namespace=default_namespace,
             algorithm=algorithm,
@@ -152,6 +195,13 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     def keys(self) -> DataKeyCache:
         """The DEK cache (shared by every context-bound copy of this codec)."""
         return self._shared.cache
+
+    def close(self) -> None:
+        """Wipe every key this codec holds (data keys and branch keys). The key providers it was
+        given stay open: they are the caller's to close."""
+        self._shared.cache.clear()
+        for layer in self._shared.branch_layers:
+            layer.wipe()
 
     @property
     def context(self) -> SerializationContext | None:
@@ -222,7 +272,8 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
                 plaintext = deflated
                 compression = s.compression
         lease = await s.cache.lease_for_encrypt(scope, s.algorithm, len(plaintext))
-        template = template_for(s.algorithm, lease.key_id, scope, lease.wrapped, compression)
+        # A branch-derived data key seals in format v2, any other in v1: its wrapped form says which.
+        template = sealing_template(s.algorithm, lease.key_id, scope, lease.wrapped, compression)
         return template.payload(lease.cipher.seal(plaintext, template.aad, s.random))
 
     async def _open_one(self, payload: Payload, expected: Scope | None) -> Payload:
@@ -236,10 +287,10 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             raise UnsupportedFormatError(
                 "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)"
             )
-        header, aad = parsed_header(payload)
+        header, aad = parsed_sealed_header(payload)
         if expected is not None:
             check_scope(header.scope, expected, accept_namespace_scoped=s.accept_namespace_scoped, schedule_runs=s.schedule_runs)
-        key = await s.cache.lease_for_decrypt(header.key_id, header.wrapped_dek, header.scope, header.algorithm)
+        key = await s.cache.lease_for_decrypt(header.key_id, wrapped_key_of(header), header.scope, header.algorithm)
         plaintext = key.open(payload.data, aad)
         if header.compression == "deflate":
             plaintext = _inflate(plaintext)

@@ -1,12 +1,14 @@
-"""Layer 2: KEK providers (local keyring, AWS KMS), the provider set and the DEK cache. Imports primitives only."""
+"""Layer 2: KEK providers (local keyring, AWS KMS), the branch-key layer (format v2), the provider set
+and the DEK cache. Imports primitives only."""
 
 from .aws_kms import AwsCredentials, AwsKmsKey, AwsKmsKeyring, KmsClient, map_kms_error
+from .branch_key_provider import BranchKeyOptions, BranchKeyProvider
 from .dek_cache import DataKeyCache, DekCacheLimits, LeasedDataKey
 from .from_options import open_key_provider
 from .keyring_file import KEYRING_FORMAT, new_keyring_document, read_keyring, validate_keyring, write_keyring
 from .kms_key_config import KMS_KEY_CONFIG_FORMAT, read_kms_key_config
 from .local_keyring import DEFAULT_KEYRING_PATH, LocalKeyring
-from .provider import GeneratedDataKey, KekInfo, KekState, KeyObserver, KeyProvider, NullObserver
+from .provider import GeneratedDataKey, KekInfo, KekState, KeyObserver, KeyProvider, NullObserver, wraps_branch_keys
 from .provider_set import ProviderSet
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "AwsCredentials",
     "AwsKmsKey",
     "AwsKmsKeyring",
+    "BranchKeyOptions",
+    "BranchKeyProvider",
     "DataKeyCache",
     "DekCacheLimits",
     "GeneratedDataKey",
@@ -34,5 +38,6 @@ __all__ = [
     "read_keyring",
     "read_kms_key_config",
     "validate_keyring",
+    "wraps_branch_keys",
     "write_keyring",
 ]

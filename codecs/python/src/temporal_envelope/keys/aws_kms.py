@@ -2,7 +2,9 @@
 
 Data keys come from GenerateDataKey and are unwrapped by Decrypt, both with the payload's scope as
 the EncryptionContext ``{"temporal-namespace": ns, "temporal-workflow-id": wf}``, so a wrapped key
-only opens for the scope it was made for. boto3 blocks: every call runs in a worker thread
+only opens for the scope it was made for. Branch keys (format v2) get
+``{"temporal-namespace": ns, "temporal-key-use": "branch-key"}`` instead, a context no data key has,
+so CloudTrail names the namespace and "branch-key" for them. boto3 blocks: every call runs in a worker thread
 (``asyncio.to_thread``) under a timeout, so a slow KMS never stalls the event loop, and the DEK
 cache in front means KMS is called once per workflow per key lifetime, never per payload.
 
@@ -31,7 +33,8 @@ from ..primitives.errors import (
     TamperedCiphertextError,
     UnknownKeyError,
 )
-from ..primitives.scope import Scope, scope_to_encryption_context
+from ..primitives.branch_key import kms_encryption_context
+from ..primitives.scope import Scope
 from .file_poll import FilePoll, file_stamp
 from .kms_key_config import is_kms_key_id, read_kms_key_config
 from .provider import GeneratedDataKey, KekInfo, KekState
@@ -102,6 +105,8 @@ class _ConfiguredKey:
 
 class AwsKmsKeyring:
     name = "aws-kms"
+    #: Branch keys (format v2) get their own EncryptionContext (primitives/branch_key.py).
+    wraps_branch_keys = True
 
     def __init__(
         self,
@@ -210,7 +215,7 @@ class AwsKmsKeyring:
             "GenerateDataKey",
             key,
             lambda c: c.generate_data_key(
-                KeyId=key.key_id, KeySpec="AES_256", EncryptionContext=scope_to_encryption_context(scope)
+                KeyId=key.key_id, KeySpec="AES_256", EncryptionContext=kms_encryption_context(scope)
             ),
         )
         plaintext, blob = out.get("Plaintext"), out.get("CiphertextBlob")
@@ -227,7 +232,7 @@ class AwsKmsKeyring:
         out = await self._call(
             "Decrypt",
             key,
-            lambda c: c.decrypt(KeyId=key_id, CiphertextBlob=wrapped, EncryptionContext=scope_to_encryption_context(scope)),
+            lambda c: c.decrypt(KeyId=key_id, CiphertextBlob=wrapped, EncryptionContext=kms_encryption_context(scope)),
         )
         plaintext = out.get("Plaintext")
         if not isinstance(plaintext, (bytes, bytearray)) or len(plaintext) != 32:
@@ -262,12 +267,12 @@ class AwsKmsKeyring:
     # -- internals -------------------------------------------------------------------------------
 
     async def _call(self, op: str, key: _ConfiguredKey, send: Callable[[KmsClient], T]) -> T:
-        def blocking() -> T:
-            return send(self._client(key.region))
-
         try:
+            # Building a boto3 client (once per region) is not KMS latency and takes seconds on a
+            # loaded machine: it stays outside the timeout, which measures the request alone.
+            client = await asyncio.to_thread(self._client, key.region)
             # The thread may outlive the timeout; botocore's own connect/read timeouts end it.
-            return await asyncio.wait_for(asyncio.to_thread(blocking), self._timeout * self._max_attempts)
+            return await asyncio.wait_for(asyncio.to_thread(send, client), self._timeout * self._max_attempts)
         except asyncio.TimeoutError:
             raise KmsUnavailableError(
                 f"KMS {op} with {key.key_id} timed out after {self._timeout * self._max_attempts:g} s"

@@ -10,7 +10,6 @@ and PyNaCl's ``bytes`` copies are freed unwiped by the garbage collector; see RE
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
@@ -22,7 +21,8 @@ from typing import Any, Final, Literal, NamedTuple, TypeVar, cast
 from ..primitives.aead import AeadKey, prepare_key
 from ..primitives.errors import InvalidConfigError, KeyLimitExceededError, is_envelope_error
 from ..primitives.scope import Scope
-from .provider import KeyObserver, KeyProvider, NullObserver
+from .coalesce import Coalescer
+from .provider import KeyObserver, KeyProvider, NullObserver, observe_kms_call
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -132,7 +132,7 @@ class DataKeyCache:
         self._lock = threading.Lock()
         self._encrypt: OrderedDict[_EncryptId, _EncryptEntry] = OrderedDict()
         self._decrypt: OrderedDict[_DecryptId, _DecryptEntry] = OrderedDict()
-        self._inflight: dict[tuple[int, object], asyncio.Task[Any]] = {}
+        self._coalescer = Coalescer()
 
     async def lease_for_encrypt(self, scope: Scope, algorithm: str, plaintext_bytes: int) -> LeasedDataKey:
         """A key to seal one payload of ``plaintext_bytes`` for ``scope``."""
@@ -293,30 +293,7 @@ class DataKeyCache:
             return LeasedDataKey(entry.cipher, entry.wrapped, entry.key_id)
 
     async def _coalesce(self, key: object, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        # Keyed by event loop too: a codec shared by a client and a worker on different loops must
-        # not await a future that belongs to another loop.
-        loop = asyncio.get_running_loop()
-        slot = (id(loop), key)
-        pending = self._inflight.get(slot)
-        if pending is None:
-            task = loop.create_task(make())
-            self._inflight[slot] = task
-            task.add_done_callback(lambda t: self._settled(slot, t))
-            pending = task
-        # shield: a caller cancelled while waiting must not cancel the KMS call others wait for.
-        return cast(T, await asyncio.shield(pending))
-
-    def _settled(self, slot: tuple[int, object], task: asyncio.Task[Any]) -> None:
-        self._inflight.pop(slot, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is not reported as lost
+        return await self._coalescer.run(key, make)
 
     async def _timed(self, op: Literal["generate", "decrypt"], call: Callable[[], Awaitable[T]]) -> T:
-        start = time.perf_counter()
-        try:
-            out = await call()
-        except BaseException:
-            self._observer.on_kms_call(op, self.provider.name, "error", time.perf_counter() - start)
-            raise
-        self._observer.on_kms_call(op, self.provider.name, "ok", time.perf_counter() - start)
-        return out
+        return await observe_kms_call(self._observer, op, self.provider.name, call)

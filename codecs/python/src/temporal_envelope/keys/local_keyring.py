@@ -1,7 +1,8 @@
 """The embedded, zero-config KEK provider (keys/local-keyring.ts in TypeScript).
 
 KEKs live in a local JSON file and wrap data keys with AES-256-GCM, the scope bound as additional
-data (``temporal-envelope/v1/dek ‖ KEK id ‖ namespace ‖ workflow flag+id``, length-prefixed). For
+data (``temporal-envelope/v1/dek ‖ KEK id ‖ namespace ‖ workflow flag+id``, length-prefixed), and
+branch keys (format v2) with ``temporal-envelope/v2/branch-key ‖ KEK id ‖ namespace``. For
 development and single-host set-ups; in production the KEK belongs in a KMS.
 """
 
@@ -17,7 +18,8 @@ from typing import Final
 from ..primitives.aead import RandomSource, open_sealed, seal_with_random_nonce
 from ..primitives.errors import KeyringError, KeyRetiredError, MalformedPayloadError, UnknownKeyError
 from ..primitives.length_prefixed import length_prefixed
-from ..primitives.scope import Scope
+from ..primitives.branch_key import is_branch_key_scope
+from ..primitives.scope import Scope, scope_fields
 from .keyring_file import (
     KeyringDocument,
     decode_material,
@@ -31,6 +33,7 @@ from .provider import GeneratedDataKey, KekInfo, KekState
 
 DEFAULT_KEYRING_PATH: Final = os.path.join(os.path.expanduser("~"), ".temporal-envelope", "keyring.json")
 WRAP_LABEL: Final = b"temporal-envelope/v1/dek"
+BRANCH_WRAP_LABEL: Final = b"temporal-envelope/v2/branch-key"
 _MEMORY: Final = "(memory)"
 
 logger = logging.getLogger("temporal_envelope")
@@ -46,8 +49,10 @@ class _Kek:
 
 
 def wrap_aad(key_id: str, scope: Scope) -> bytes:
-    workflow = b"\x00" if scope.workflow_id is None else b"\x01" + scope.workflow_id.encode()
-    return length_prefixed((WRAP_LABEL, key_id.encode(), scope.namespace.encode(), workflow))
+    if is_branch_key_scope(scope):
+        # A branch key (format v2) is wrapped for its namespace under a label no data key's wrap has.
+        return length_prefixed((BRANCH_WRAP_LABEL, key_id.encode(), scope.namespace.encode()))
+    return length_prefixed((WRAP_LABEL, key_id.encode(), *scope_fields(scope)))
 
 
 class LocalKeyring:
@@ -57,6 +62,8 @@ class LocalKeyring:
     read keeps the keys already loaded (a warning is logged) so a half-edited file cannot stop a worker."""
 
     name = "local"
+    #: Branch keys (format v2) get a wrap context of their own (see wrap_aad).
+    wraps_branch_keys = True
 
     def __init__(
         self,

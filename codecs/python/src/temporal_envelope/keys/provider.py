@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from ..primitives.scope import Scope
 
 KekState = Literal["primary", "decrypt-only", "retired"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,13 @@ class KeyProvider(Protocol):
     Errors: UnknownKeyError for a key id this provider does not hold, TamperedCiphertextError for a
     wrapped key that does not authenticate, KmsUnavailableError (retryable) for outages and
     throttling, KmsAccessDeniedError / KeyRetiredError for permanent refusals.
+
+    Branch keys (format v2): a provider that binds a ``BranchKeyScope`` (primitives/branch_key.py)
+    to a wrap context of its own, apart from every data key's, says so with a class attribute
+    ``wraps_branch_keys = True`` (LocalKeyring and AwsKmsKeyring do; a wrapper passes its inner
+    provider's on). Only such providers are used under branch keys: one that would wrap a branch
+    key like a namespace's data key is refused. Optional, so it is not a member of this protocol;
+    read it with ``wraps_branch_keys(provider)``.
     """
 
     #: Short name for logs: "local", "aws-kms".
@@ -86,3 +96,22 @@ class NullObserver:
 
     def on_cache_miss(self, cache: Literal["encrypt", "decrypt"]) -> None:
         pass
+
+
+def wraps_branch_keys(provider: object) -> bool:
+    """Whether ``provider`` gives branch keys a wrap context of their own (see KeyProvider)."""
+    return getattr(provider, "wraps_branch_keys", False) is True
+
+
+async def observe_kms_call(
+    observer: KeyObserver, op: Literal["generate", "decrypt"], provider: str, call: Callable[[], Awaitable[T]]
+) -> T:
+    """One call to a KEK provider, timed and told to the observer as a KMS call with its outcome."""
+    start = time.perf_counter()
+    try:
+        out = await call()
+    except BaseException:
+        observer.on_kms_call(op, provider, "error", time.perf_counter() - start)
+        raise
+    observer.on_kms_call(op, provider, "ok", time.perf_counter() - start)
+    return out

@@ -1,4 +1,5 @@
-"""Layer 1: errors, scope, length-prefixed bytes, AEADs and the wire format. Imports nothing above it."""
+"""Layer 1: errors, scope, length-prefixed bytes, AEADs, branch-key derivation and the wire format
+(versions 1 and 2). Imports nothing above it."""
 
 from .aead import (
     AEAD_ALGORITHMS,
@@ -12,6 +13,18 @@ from .aead import (
     open_sealed,
     prepare_key,
     seal_with_random_nonce,
+)
+from .branch_key import (
+    BRANCH_KEY_BYTES,
+    DEK_SALT_BYTES,
+    KEY_HIERARCHIES,
+    BranchKeyScope,
+    KeyHierarchy,
+    branch_key_scope,
+    derive_branch_data_key,
+    is_branch_key_scope,
+    is_key_hierarchy,
+    kms_encryption_context,
 )
 from .errors import (
     ERROR_CODES,
@@ -33,7 +46,7 @@ from .errors import (
     is_envelope_error,
 )
 from .length_prefixed import length_prefixed
-from .scope import Scope, check_scope, is_schedule_run, make_scope, scope_key, scope_to_encryption_context
+from .scope import Scope, check_scope, is_schedule_run, make_scope, scope_fields, scope_key, scope_to_encryption_context
 from .wire_format import (
     ENCODING,
     FORMAT_VERSION,
@@ -46,13 +59,35 @@ from .wire_format import (
     SealTemplate,
     parse_header,
     parsed_header,
-    peek_scope,
     seal_template,
     template_for,
 )
+from .wire_format_v2 import FORMAT_VERSION_2, EnvelopeHeaderV2, additional_data_of_v2, additional_data_v2, parse_header_v2
+from .wire_format_versions import SealedHeader, parse_sealed_header, parsed_sealed_header, peek_scope, sealing_template, wrapped_key_of
 
 __all__ = [
     "AEAD_ALGORITHMS",
+    "BRANCH_KEY_BYTES",
+    "DEK_SALT_BYTES",
+    "FORMAT_VERSION_2",
+    "KEY_HIERARCHIES",
+    "BranchKeyScope",
+    "EnvelopeHeaderV2",
+    "KeyHierarchy",
+    "SealedHeader",
+    "additional_data_of_v2",
+    "additional_data_v2",
+    "branch_key_scope",
+    "derive_branch_data_key",
+    "is_branch_key_scope",
+    "is_key_hierarchy",
+    "kms_encryption_context",
+    "parse_header_v2",
+    "parse_sealed_header",
+    "parsed_sealed_header",
+    "scope_fields",
+    "sealing_template",
+    "wrapped_key_of",
     "ENCODING",
     "ERROR_CODES",
     "FORMAT_VERSION",

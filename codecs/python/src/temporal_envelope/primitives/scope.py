@@ -51,6 +51,13 @@ def scope_key(scope: Scope) -> str:
     return f"{len(scope.namespace)}:{scope.namespace}|{wf}"
 
 
+def scope_fields(scope: Scope) -> tuple[bytes, bytes]:
+    """A scope as the two fields every length-prefixed label binds: the namespace, then the workflow
+    id after a presence flag (``0x00`` none, ``0x01`` ‖ id), so "no workflow id" differs from any id."""
+    workflow = b"\x00" if scope.workflow_id is None else b"\x01" + scope.workflow_id.encode()
+    return scope.namespace.encode(), workflow
+
+
 def scope_to_encryption_context(scope: Scope) -> dict[str, str]:
     """The scope as an AWS KMS EncryptionContext (the same keys as the TypeScript codec)."""
     ctx = {"temporal-namespace": scope.namespace}

@@ -70,30 +70,39 @@ class EnvelopeHeader:
     version: str = FORMAT_VERSION
 
 
-def _aad_from_fields(
-    algorithm: bytes, key_id: bytes, namespace: bytes, workflow_id: bytes | None, wrapped_dek: bytes, compression: bytes
+def header_aad(
+    label: bytes,
+    algorithm: bytes,
+    key_id: bytes,
+    namespace: bytes,
+    workflow_id: bytes | None,
+    key_fields: tuple[bytes, ...],
+    compression: bytes,
 ) -> bytes:
+    """Every version's additional data (wire_format_v2.py's too): the version's label, algorithm,
+    key id, namespace, workflow field, the fields of its wrapped key, compression, each length-prefixed."""
     return length_prefixed(
         (
-            AAD_LABEL,
+            label,
             algorithm,
             key_id,
             namespace,
             # Presence flag first: "no workflow id" must differ from any workflow id.
             b"\x00" if workflow_id is None else b"\x01" + workflow_id,
-            wrapped_dek,
+            *key_fields,
             compression,
         )
     )
 
 
 def additional_data(header: EnvelopeHeader) -> bytes:
-    return _aad_from_fields(
+    return header_aad(
+        AAD_LABEL,
         header.algorithm.encode(),
         header.key_id.encode(),
         header.scope.namespace.encode(),
         None if header.scope.workflow_id is None else header.scope.workflow_id.encode(),
-        header.wrapped_dek,
+        (header.wrapped_dek,),
         b"" if header.compression is None else header.compression.encode(),
     )
 
@@ -102,29 +111,37 @@ def additional_data_of(payload: Payload) -> bytes:
     """The same additional data, from a sealed payload's metadata bytes as they are (after
     parse_header validated them): for every payload we seal these are the UTF-8 of the header."""
     meta = payload.metadata
-    return _aad_from_fields(
+    return header_aad(
+        AAD_LABEL,
         meta[META_ALGORITHM],
         meta[META_KEY_ID],
         meta[META_NAMESPACE],
         meta[META_WORKFLOW_ID] if META_WORKFLOW_ID in meta else None,
-        meta[META_WRAPPED_DEK],
+        (meta[META_WRAPPED_DEK],),
         meta[META_COMPRESSION] if META_COMPRESSION in meta else b"",
     )
 
 
 def sealed_metadata(header: EnvelopeHeader) -> dict[str, bytes]:
+    return metadata_of(header.version, header.algorithm, header.key_id, header.scope, header.compression, {META_WRAPPED_DEK: header.wrapped_dek})
+
+
+def metadata_of(
+    version: str, algorithm: str, key_id: str, scope: Scope, compression: str | None, key_fields: Mapping[str, bytes]
+) -> dict[str, bytes]:
+    """A sealed payload's metadata in every version: the common fields, with the version's wrapped-key fields after the namespace."""
     metadata = {
         META_ENCODING: ENCODING_BYTES,
-        META_KEY_ID: header.key_id.encode(),
-        META_VERSION: header.version.encode(),
-        META_ALGORITHM: header.algorithm.encode(),
-        META_NAMESPACE: header.scope.namespace.encode(),
-        META_WRAPPED_DEK: header.wrapped_dek,
+        META_KEY_ID: key_id.encode(),
+        META_VERSION: version.encode(),
+        META_ALGORITHM: algorithm.encode(),
+        META_NAMESPACE: scope.namespace.encode(),
+        **key_fields,
     }
-    if header.scope.workflow_id is not None:
-        metadata[META_WORKFLOW_ID] = header.scope.workflow_id.encode()
-    if header.compression is not None:
-        metadata[META_COMPRESSION] = header.compression.encode()
+    if scope.workflow_id is not None:
+        metadata[META_WORKFLOW_ID] = scope.workflow_id.encode()
+    if compression is not None:
+        metadata[META_COMPRESSION] = compression.encode()
     return metadata
 
 
@@ -164,7 +181,7 @@ def template_for(
     if template is None:
         header = EnvelopeHeader(algorithm, key_id, scope, wrapped_dek, compression)
         template = SealTemplate(additional_data(header), Payload(metadata=sealed_metadata(header)))
-        _memo_put(_TEMPLATES, memo_key, template)
+        memo_put(_TEMPLATES, memo_key, template)
     return template
 
 
@@ -189,11 +206,12 @@ def parsed_header(payload: Payload) -> tuple[EnvelopeHeader, bytes]:
     if hit is None:
         header, _ = parse_header(payload)
         hit = (header, additional_data_of(payload))
-        _memo_put(_PARSED, memo_key, hit)
+        memo_put(_PARSED, memo_key, hit)
     return hit
 
 
-def _memo_put(memo: dict[K, V], key: K, value: V) -> None:
+def memo_put(memo: dict[K, V], key: K, value: V) -> None:
+    """Store in one of the format layer's memos, clearing it when full (wire_format_v2.py keeps its own)."""
     with _MEMO_LOCK:
         if len(memo) >= _MEMO_MAX:
             memo.clear()
@@ -218,38 +236,38 @@ def parse_header(payload: Payload) -> tuple[EnvelopeHeader, bytes]:
     TypeScript codec's, so both report the same code for the same payload.
     """
     meta = payload.metadata
-    version = _text(meta, META_VERSION, 16)
+    version = read_text(meta, META_VERSION, 16)
     if version != FORMAT_VERSION:
         raise UnsupportedFormatError(f'"{META_VERSION}" expected {FORMAT_VERSION}, got {version[:16]!r}')
-    algorithm = _text(meta, META_ALGORITHM, 64)
-    if not is_aead_algorithm(algorithm):
-        raise UnsupportedFormatError(f'"{META_ALGORITHM}" {algorithm!r} is not supported')
-    key_id = _text(meta, META_KEY_ID, MAX_KEY_ID_BYTES)
-    namespace = _text(meta, META_NAMESPACE, MAX_SCOPE_FIELD_BYTES)
-    workflow_id = _text(meta, META_WORKFLOW_ID, MAX_SCOPE_FIELD_BYTES) if META_WORKFLOW_ID in meta else None
-    wrapped_dek = _bytes(meta, META_WRAPPED_DEK, MAX_WRAPPED_DEK_BYTES)
-    compression: Compression | None = None
-    if META_COMPRESSION in meta:
-        c = _text(meta, META_COMPRESSION, 32)
-        if c != "deflate":
-            raise UnsupportedFormatError(f'"{META_COMPRESSION}" {c!r} is not supported')
-        compression = "deflate"
-    header = EnvelopeHeader(algorithm, key_id, make_scope(namespace, workflow_id), wrapped_dek, compression)
+    algorithm, key_id, scope = read_common_fields(meta)
+    wrapped_dek = read_bytes(meta, META_WRAPPED_DEK, MAX_WRAPPED_DEK_BYTES)
+    header = EnvelopeHeader(algorithm, key_id, scope, wrapped_dek, read_compression(meta))
     return header, payload.data
 
 
-def peek_scope(payload: Payload) -> tuple[Scope, str] | None:
-    """Scope and key id of a sealed payload without opening it (authorization before any KMS call)."""
-    if not is_envelope_payload(payload):
-        return None
-    try:
-        header, _ = parse_header(payload)
-    except (MalformedPayloadError, UnsupportedFormatError):
-        return None
-    return header.scope, header.key_id
+def read_common_fields(meta: Mapping[str, bytes]) -> tuple[AeadAlgorithm, str, Scope]:
+    """Algorithm, key id and scope, read and validated alike in every version (in this order, after the version)."""
+    algorithm = read_text(meta, META_ALGORITHM, 64)
+    if not is_aead_algorithm(algorithm):
+        raise UnsupportedFormatError(f'"{META_ALGORITHM}" {algorithm!r} is not supported')
+    key_id = read_text(meta, META_KEY_ID, MAX_KEY_ID_BYTES)
+    namespace = read_text(meta, META_NAMESPACE, MAX_SCOPE_FIELD_BYTES)
+    workflow_id = read_text(meta, META_WORKFLOW_ID, MAX_SCOPE_FIELD_BYTES) if META_WORKFLOW_ID in meta else None
+    return algorithm, key_id, make_scope(namespace, workflow_id)
 
 
-def _bytes(meta: Mapping[str, bytes], key: str, limit: int) -> bytes:
+def read_compression(meta: Mapping[str, bytes]) -> Compression | None:
+    """The compression field (after the wrapped key's fields, in every version)."""
+    if META_COMPRESSION not in meta:
+        return None
+    c = read_text(meta, META_COMPRESSION, 32)
+    if c != "deflate":
+        raise UnsupportedFormatError(f'"{META_COMPRESSION}" {c!r} is not supported')
+    return "deflate"
+
+
+def read_bytes(meta: Mapping[str, bytes], key: str, limit: int) -> bytes:
+    """A metadata field's bytes: present, not empty, at most ``limit`` long."""
     value = meta.get(key)
     if value is None:
         raise MalformedPayloadError(f'metadata "{key}" is missing')
@@ -260,8 +278,9 @@ def _bytes(meta: Mapping[str, bytes], key: str, limit: int) -> bytes:
     return bytes(value)
 
 
-def _text(meta: Mapping[str, bytes], key: str, limit: int) -> str:
-    raw = _bytes(meta, key, limit)
+def read_text(meta: Mapping[str, bytes], key: str, limit: int) -> str:
+    """A metadata field as strict UTF-8."""
+    raw = read_bytes(meta, key, limit)
     try:
         # Plain "utf-8", not "utf-8-sig": a leading U+FEFF is part of an id and must survive.
         return raw.decode("utf-8")
