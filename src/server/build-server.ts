@@ -16,6 +16,7 @@ import { errorHeaders, toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { nodeServerTimeouts } from './node-timeouts.js';
 import { Policy } from './policy.js';
+import { Readiness } from './readiness.js';
 import { registerCodecRoutes } from './routes/codec-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerLoginRoutes } from './routes/login-routes.js';
@@ -104,7 +105,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   }
 
   if (shredWatch) app.addHook('onClose', async () => shredWatch.close());
-  registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
+  registerHealthRoutes(app, { readiness: new Readiness(() => deps.keyProvider.checkReady(), deps.logger), metrics });
   registerCodecRoutes(app, { config, codec, auth, throttle, policy, metrics, logger: deps.logger });
   if (auth.sessions) registerLoginRoutes(app, { config, auth, throttle, sessions: auth.sessions, secure: Boolean(deps.https) });
 
