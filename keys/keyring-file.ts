@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { z } from 'zod';
 import { KeyringError } from '../primitives/errors.js';
 import { writeFileAtomic } from '../primitives/files.js';
-import { parseKeyFile, validateKeyFile } from './file-schema.js';
+import { base64Key, directoryInstead, isoTime, parseKeyFile, validateKeyFile } from './file-schema.js';
 
 /**
  * The local keyring file: JSON, mode 0600, versioned KEKs of which exactly one is primary.
@@ -23,13 +23,10 @@ const keyringEntrySchema = z
     id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._:-]'),
     version: z.number().int().min(1, 'expected a whole number >= 1'),
     state: z.enum(['primary', 'decrypt-only', 'retired']),
-    created: z.string(),
-    /** base64 of 32 bytes; absent once retired with destruction (`retire --destroy`). */
-    material: z
-      .string()
-      .refine((m) => Buffer.from(m, 'base64').length === 32, 'expected base64 of 32 bytes')
-      .optional(),
-    retired: z.string().optional(),
+    created: isoTime,
+    /** Canonical base64 of 32 bytes; absent once retired with destruction (`retire --destroy`). */
+    material: base64Key(32).optional(),
+    retired: isoTime.optional(),
   })
   .refine((e) => e.material !== undefined || e.state === 'retired', { message: 'is missing but the key is not retired', path: ['material'] });
 
@@ -88,6 +85,7 @@ export async function readKeyring(file: string, options: { allowInsecurePermissi
     if (code === 'ENOENT') throw new KeyringError(`keyring ${file} does not exist; create it with "temporal-envelope keys init"`, { cause });
     throw new KeyringError(`keyring ${file} cannot be read: ${code ?? 'error'}`, { cause });
   }
+  if (stat.isDirectory()) throw directoryInstead(`keyring ${file}`, 'a keyring file');
   if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0 && !options.allowInsecurePermissions) {
     throw new KeyringError(
       `keyring ${file} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 on it`,

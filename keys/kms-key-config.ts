@@ -3,7 +3,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { KeyringError } from '../primitives/errors.js';
 import { watchFile, type FileWatch } from '../primitives/files.js';
-import { isoTime, parseKeyFile, validateKeyFile } from './file-schema.js';
+import { directoryInstead, isoTime, parseKeyFile, validateKeyFile } from './file-schema.js';
 
 /**
  * The AWS KMS key config: which KMS keys a deployment uses, primary first. KMS keeps the key
@@ -69,6 +69,7 @@ export async function readKmsKeyConfig(file: string): Promise<KmsKeyConfig> {
     if (code === 'ENOENT') {
       throw new KeyringError(`key config ${file} does not exist; create it with "temporal-envelope keys init --provider aws-kms --kms-key <arn|alias>"`);
     }
+    if (code === 'EISDIR') throw directoryInstead(`key config ${file}`, 'a key config file');
     throw new KeyringError(`key config ${file} cannot be read: ${code ?? 'error'}`, { cause });
   }
   return parseKeyFile(kmsKeyConfigSchema, text, `key config ${file}`, isYaml(file) ? 'yaml' : 'json');

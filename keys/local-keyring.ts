@@ -54,6 +54,7 @@ export class LocalKeyring implements KeyProvider {
   private keks = new Map<string, LoadedKek>();
   private primary!: LoadedKek;
   private watch: FileWatch | undefined;
+  private lastReloadFailure: string | undefined;
   private readonly random: (n: number) => Uint8Array;
 
   private constructor(
@@ -76,7 +77,12 @@ export class LocalKeyring implements KeyProvider {
       ring.watch = watchFile(file, () => ring.reload(), {
         intervalMs: interval,
         // Keep the keys we have: a half-edited or broken file must not take a running worker down.
-        onError: (err) => warn(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${err.message}`),
+        // A failed change is retried every tick; the warning is given once per distinct failure.
+        onError: (err) => {
+          if (err.message === ring.lastReloadFailure) return;
+          ring.lastReloadFailure = err.message;
+          warn(`temporal-envelope: keyring reload failed, keeping the loaded keys: ${err.message}`);
+        },
       });
     }
     try {
@@ -98,6 +104,7 @@ export class LocalKeyring implements KeyProvider {
   /** Read the file again and use its keys; on any failure the keys loaded before stay in use. */
   async reload(): Promise<void> {
     this.load(await readKeyring(this.path, { allowInsecurePermissions: this.options.allowInsecurePermissions ?? false }));
+    this.lastReloadFailure = undefined;
   }
 
   primaryKeyId(): string {
@@ -130,7 +137,10 @@ export class LocalKeyring implements KeyProvider {
       .map((k) => ({ id: k.id, provider: this.name, state: k.state, created: k.created }));
   }
 
-  /** Ready when the file still reads and validates (not deleted, corrupted or opened up to other users since). */
+  /**
+   * Ready when the file still reads and validates: not deleted, replaced by a directory, corrupted
+   * or opened up to other users since (its mode is checked on every call, as on every watch tick).
+   */
   async checkReady(): Promise<void> {
     if (this.path !== '(memory)') await this.reload();
     this.material(this.primary);

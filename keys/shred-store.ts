@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
 import { watchFile, writeFileAtomic, type FileWatch } from '../primitives/files.js';
 import { describeScope, makeScope, scopeKey, type Scope } from '../primitives/scope.js';
-import { parseKeyFile } from './file-schema.js';
+import { base64Key, directoryInstead, isoTime, parseKeyFile } from './file-schema.js';
 
 /**
  * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters
@@ -54,12 +54,9 @@ const secretFileSchema = z.looseObject({
   format: z.literal(FORMAT),
   namespace: z.string(),
   workflowId: z.string().optional(),
-  created: z.string(),
-  secret: z
-    .string()
-    .refine((v) => Buffer.from(v, 'base64').length === SECRET_BYTES, `expected base64 of ${SECRET_BYTES} bytes`)
-    .optional(),
-  shredded: z.string().optional(),
+  created: isoTime,
+  secret: base64Key(SECRET_BYTES).optional(),
+  shredded: isoTime.optional(),
 });
 type SecretFile = z.infer<typeof secretFileSchema>;
 
@@ -193,6 +190,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
       text = await fs.readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw directoryInstead(`${this.description}: secret file for ${describeScope(scope)}`, 'a secret file');
       throw this.ioError('cannot read a secret', err);
     }
     const doc = parseKeyFile(secretFileSchema, text, `${this.description}: secret file for ${describeScope(scope)}`);

@@ -75,8 +75,10 @@ export interface WatchFileOptions {
 }
 
 /**
- * Call `onChange` whenever `file` differs (modification time, size, inode, or being there at all)
- * from the state that `onChange` last handled without failing. Polls on an unref'd interval, so
+ * Call `onChange` whenever `file` differs (modification time, size, inode, mode and type, or being
+ * there at all) from the state that `onChange` last handled without failing. The mode is part of
+ * it because chmod changes no modification time: a keyring opened up to other users must be
+ * noticed on the next tick, not at the next rotation. Polls on an unref'd interval, so
  * it never keeps a process alive: polling works alike on every filesystem, shared and container
  * volumes included, where change events are unreliable, and sees a rename-over as one change. The
  * starting state is read now, synchronously, so a change made right after this call is not
@@ -109,7 +111,7 @@ export function watchFile(file: string, onChange: () => void | Promise<void>, op
 function signature(file: string): string {
   try {
     const s = statSync(file);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    return `${s.mtimeMs}:${s.size}:${s.ino}:${s.mode}`;
   } catch {
     return 'absent';
   }

@@ -62,6 +62,8 @@ describe('failed authentication per client address', () => {
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
       expect(limited.json().error).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/failed authentication/) });
+      // Audited as what it is, not as bad input.
+      expect(s.audits().at(-1)).toMatchObject({ route, decision: 'throttled', error: 'RATE_LIMITED' });
       expect((await call(s, route, root.value, '198.51.100.8')).statusCode).toBe(200);
       // Before authentication there is no telling a correct token from this address from a guess.
       expect((await call(s, route, root.value, '198.51.100.7')).statusCode).toBe(429);

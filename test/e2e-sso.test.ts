@@ -261,7 +261,7 @@ describe('single sign-on: the Temporal UI passes the operator access token to th
     // The access token is the IdP's JWT for the codec server, with the groups; the ID token is for the UI.
     expect(decodeJwt(anaTokens.accessToken)).toMatchObject({ iss: idp.issuer, sub: 'ana', aud: codecUrl, [GROUPS_CLAIM]: USERS.ana.groups });
     expect(decodeJwt(anaTokens.idToken)).toMatchObject({ iss: idp.issuer, sub: 'ana', aud: 'temporal-ui' });
-    expect(codec.audits()).toContainEqual(expect.objectContaining({ route: '/decode', principal: 'ana', via: 'jwt', decision: 'allowed', status: 200, workflowIds: [WORKFLOW_ID] }));
+    expect(codec.audits()).toContainEqual(expect.objectContaining({ route: '/decode', principal: 'ana', via: 'jwt', decision: 'allowed', status: 200, verifiedWorkflowIds: [WORKFLOW_ID] }));
     await context.close();
   });
 

@@ -184,7 +184,7 @@ describe('the temporal CLI through our codec server', () => {
     const { stdout } = await show('grant-happy-1', `Bearer ${operator.value}`);
     expect(stdout).toContain(`input[0].delegationToken: ${SECRETS.token}`);
     expect(stdout).toContain(`input[0].subject.email: ${SECRETS.email}`);
-    expect(audits().some((a) => a.principal === 'operator' && a.decision === 'allowed' && (a.workflowIds as string[] | undefined)?.includes('grant-happy-1'))).toBe(true);
+    expect(audits().some((a) => a.principal === 'operator' && a.decision === 'allowed' && (a.verifiedWorkflowIds as string[] | undefined)?.includes('grant-happy-1'))).toBe(true);
   });
 
   it('shows sealed payloads to an operator the policy does not allow for that workflow', async () => {

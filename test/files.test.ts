@@ -91,4 +91,19 @@ describe('watchFile', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toHaveLength(3);
   });
+
+  it('sees a chmod, which changes no modification time', async () => {
+    const file = path.join(dir, 'chmodded.json');
+    writeFileSync(file, 'same bytes', { mode: 0o600 });
+    let calls = 0;
+    const watch = watchFile(file, () => void calls++, { intervalMs: 20 });
+    try {
+      chmodSync(file, 0o644);
+      await expect.poll(() => calls, { timeout: 5000 }).toBe(1);
+      chmodSync(file, 0o600);
+      await expect.poll(() => calls, { timeout: 5000 }).toBe(2);
+    } finally {
+      watch.close();
+    }
+  });
 });

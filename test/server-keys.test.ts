@@ -120,6 +120,7 @@ describe('keyrings are created only by keys init and dev mode', () => {
     }
   });
 
+  // Only the status: why is in the server's log (test/readiness.test.ts reads it).
   it('/readyz fails while the configured keyring cannot be loaded (deleted, corrupted), and recovers', async () => {
     const ring = path.join(dir, 'ready.json');
     await createKeyring(ring);
@@ -127,14 +128,14 @@ describe('keyrings are created only by keys init and dev mode', () => {
     const srv = await serve({ configPath: configFor(ring), env: {}, handleSignals: false });
     const ready = async () => {
       const res = await fetch(`${srv.url}/readyz`);
-      return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+      return { status: res.status, body: (await res.json()) as unknown };
     };
     try {
       expect((await ready()).status).toBe(200);
       rmSync(ring);
-      expect(await ready()).toMatchObject({ status: 503, body: { error: { code: 'KEYRING_ERROR', message: expect.stringContaining('does not exist') } } });
+      expect(await ready()).toEqual({ status: 503, body: { status: 'not ready' } });
       writeFileSync(ring, '{ "format": ', { mode: 0o600 });
-      expect(await ready()).toMatchObject({ status: 503, body: { error: { code: 'KEYRING_ERROR', message: expect.stringContaining('not valid JSON') } } });
+      expect(await ready()).toEqual({ status: 503, body: { status: 'not ready' } });
       writeFileSync(ring, saved, { mode: 0o600 });
       expect((await ready()).status).toBe(200);
     } finally {

@@ -61,7 +61,9 @@ describe('codec server protocol', () => {
     expect(res.json().payloads[1]).toEqual(sealed.b);
     const line = srv.audits().at(-1)!;
     expect(line).toMatchObject({ route: '/decode', principal: 'alice', namespace: 'default', decision: 'partial', status: 200, counts: { decoded: 1, leftSealed: 2 } });
-    expect(line.workflowIds).toEqual(expect.arrayContaining(['tenant-a/grant-1', 'tenant-b/grant-2']));
+    // Only the payload that opened vouches for its workflow id; the others merely claim theirs.
+    expect(line.verifiedWorkflowIds).toEqual(['tenant-a/grant-1']);
+    expect(line.claimedWorkflowIds).toEqual(['tenant-b/grant-2']);
   });
 
   it('round-trips /encode then /decode, and an empty batch', async () => {

@@ -1,21 +1,23 @@
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { boundAuditRecord } from './audit-bounds.js';
+import type { AuditIds } from './audit-ids.js';
 
 /**
  * The audit trail: one JSON line per codec request saying who asked, for which namespace, which
  * workflows and keys were touched, what was decided and how long it took. Never payload bytes,
  * tokens or key material: only ids and counts are passed in, and credential headers are redacted
- * in case a future change logs a request.
+ * in case a future change logs a request. Ids are marked verified or claimed (audit-ids.ts) and
+ * every line is bounded in size (audit-bounds.ts).
  */
-export interface AuditRecord {
+export interface AuditRecord extends AuditIds {
   route: '/decode' | '/encode';
   principal: string | null;
   via?: string | undefined;
   namespace: string | null;
   status: number;
-  decision: 'allowed' | 'partial' | 'denied' | 'unauthenticated' | 'invalid' | 'error';
-  workflowIds?: string[];
-  keyIds?: string[];
+  /** `throttled`: a 429, from the failed-authentication throttle or the per-principal rate limit. */
+  decision: 'allowed' | 'partial' | 'denied' | 'unauthenticated' | 'throttled' | 'invalid' | 'error';
   counts?: { payloads: number; decoded?: number; encoded?: number; leftSealed?: number; passthrough?: number; failed?: number };
   failures?: Record<string, number>;
   error?: string;
@@ -24,8 +26,6 @@ export interface AuditRecord {
   latencyMs: number;
   remoteAddress?: string;
 }
-
-const MAX_IDS = 20;
 
 export function createLogger(options: { level: string; pretty: boolean; destination?: DestinationStream }): Logger {
   const base = {
@@ -59,14 +59,5 @@ function canLoad(module: string): boolean {
 }
 
 export function audit(logger: Logger, record: AuditRecord): void {
-  const out = {
-    ...record,
-    ...(record.workflowIds ? { workflowIds: capped(record.workflowIds), workflowIdCount: record.workflowIds.length } : {}),
-    ...(record.keyIds ? { keyIds: capped(record.keyIds) } : {}),
-  };
-  logger.info({ audit: out }, `audit ${record.route} ${record.decision} ${record.status}`);
-}
-
-function capped(ids: string[]): string[] {
-  return ids.length <= MAX_IDS ? ids : [...ids.slice(0, MAX_IDS), `…+${ids.length - MAX_IDS}`];
+  logger.info({ audit: boundAuditRecord(record) }, `audit ${record.route} ${record.decision} ${record.status}`);
 }

@@ -13,10 +13,11 @@ import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
 import { clientErrorHandler } from './client-errors.js';
-import { errorHeaders, toHttp } from './http-errors.js';
+import { errorHeaders, issuerUnavailable, toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { nodeServerTimeouts } from './node-timeouts.js';
 import { Policy } from './policy.js';
+import { Readiness } from './readiness.js';
 import { registerCodecRoutes } from './routes/codec-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerLoginRoutes } from './routes/login-routes.js';
@@ -108,7 +109,13 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
 
   if (shredWatch) app.addHook('onClose', async () => shredWatch.close());
   checkIssuerOnListen(app, auth, deps.logger, config.auth.jwt?.jwksUrl);
-  registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics, issuerProblem: () => auth.issuerProblem() });
+  // Ready means the keys are reachable and, with auth.jwt, the issuer's keys were fetched once.
+  const readiness = new Readiness(async () => {
+    await deps.keyProvider.checkReady();
+    const issuer = await auth.issuerProblem();
+    if (issuer !== undefined) throw issuerUnavailable(issuer);
+  }, deps.logger);
+  registerHealthRoutes(app, { readiness, metrics });
   registerCodecRoutes(app, { config, codec, auth, throttle, policy, metrics, logger: deps.logger });
   if (auth.sessions) registerLoginRoutes(app, { config, auth, throttle, sessions: auth.sessions, secure: Boolean(deps.https) });
 

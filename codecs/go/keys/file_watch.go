@@ -25,12 +25,19 @@ func watchFile(interval time.Duration, changed func() (bool, error), warn func(e
 		defer close(w.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		// A broken file is retried every tick; its warning is given once per distinct failure.
+		last := ""
 		for {
 			select {
 			case <-w.stop:
 				return
 			case <-t.C:
-				if _, err := changed(); err != nil {
+				_, err := changed()
+				switch {
+				case err == nil:
+					last = ""
+				case err.Error() != last:
+					last = err.Error()
 					warn(err)
 				}
 			}
@@ -47,10 +54,13 @@ func (w *fileWatch) close() {
 	<-w.done
 }
 
-// fileStamp is what tells one version of a file from the next.
+// fileStamp is what tells one version of a file from the next. The mode is part of it because
+// chmod changes no modification time: a keyring opened up to other users must be noticed at the
+// next check (which refuses it), not at the next rotation.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	mode os.FileMode
 }
 
 func stampOf(file string) (fileStamp, error) {
@@ -58,7 +68,7 @@ func stampOf(file string) (fileStamp, error) {
 	if err != nil {
 		return fileStamp{}, err
 	}
-	return fileStamp{mod: info.ModTime(), size: info.Size()}, nil
+	return fileStamp{mod: info.ModTime(), size: info.Size(), mode: info.Mode()}, nil
 }
 
 // knownAfterRefresh is what a watched provider does with a key id it does not hold: look at its

@@ -55,6 +55,9 @@ func ReadKeyring(file string, allowInsecurePermissions bool) (KeyringDocument, e
 	if err != nil {
 		return KeyringDocument{}, primitives.Wrapf(primitives.CodeKeyringError, err, "keyring %s cannot be read: %s", file, errnoName(err))
 	}
+	if info.IsDir() {
+		return KeyringDocument{}, primitives.Errorf(primitives.CodeKeyringError, "keyring %s is a directory, expected a keyring file", file)
+	}
 	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 && !allowInsecurePermissions {
 		return KeyringDocument{}, primitives.Errorf(primitives.CodeKeyringError, "keyring %s is readable by other users (mode %o); run chmod 600 on it", file, info.Mode().Perm())
 	}
@@ -65,13 +68,15 @@ func ReadKeyring(file string, allowInsecurePermissions bool) (KeyringDocument, e
 	return ParseKeyring(text, file)
 }
 
-// ParseKeyring validates a keyring document's JSON; file names it in messages.
+// ParseKeyring validates a keyring document's JSON; file names it in messages. A UTF-8 byte order
+// mark at the start is ignored.
 func ParseKeyring(text []byte, file string) (KeyringDocument, error) {
-	dec := json.NewDecoder(bytes.NewReader(text))
+	body, hadBOM := withoutBOM(text)
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return KeyringDocument{}, primitives.Errorf(primitives.CodeKeyringError, "keyring %s is not valid JSON", file)
+		return KeyringDocument{}, primitives.Errorf(primitives.CodeKeyringError, "keyring %s is not valid JSON%s", file, bomNote(hadBOM))
 	}
 	return ValidateKeyring(doc, file)
 }
@@ -122,8 +127,8 @@ func ValidateKeyring(doc any, file string) (KeyringDocument, error) {
 			return fail("keys[%d].state expected primary, decrypt-only or retired", i)
 		}
 		created, ok := e["created"].(string)
-		if !ok {
-			return fail("keys[%d].created expected an ISO date string", i)
+		if !ok || !isISOInstant(created) {
+			return fail("keys[%d].created %s", i, instantProblem)
 		}
 		entry := KeyringEntry{ID: id, Version: version, State: KekState(state), Created: created}
 		if m, present := e["material"]; present {
@@ -131,12 +136,17 @@ func ValidateKeyring(doc any, file string) (KeyringDocument, error) {
 			if !ok {
 				return fail("keys[%d].material expected base64 of 32 bytes", i)
 			}
-			if b, err := decodeBase64(s); err != nil || len(b) != primitives.KeyBytes {
-				return fail("keys[%d].material expected base64 of 32 bytes", i)
+			b, problem := decodeKeyBytes(s, primitives.KeyBytes)
+			clear(b)
+			if problem != "" {
+				return fail("keys[%d].material %s", i, problem)
 			}
 			entry.Material = s
 		} else if entry.State != KekRetired {
 			return fail("keys[%d].material is missing but the key is %s", i, state)
+		}
+		if !optionalInstant(e, "retired") {
+			return fail("keys[%d].retired %s", i, instantProblem)
 		}
 		if r, ok := e["retired"].(string); ok {
 			entry.Retired = r
@@ -231,15 +241,6 @@ func wholeNumber(v any) (int, bool) {
 		return int(n), true
 	}
 	return 0, false
-}
-
-// decodeBase64 accepts padded and unpadded standard base64, as node's Buffer.from(s, "base64")
-// does for every keyring our tools write.
-func decodeBase64(s string) ([]byte, error) {
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-		return b, nil
-	}
-	return base64.RawStdEncoding.DecodeString(s)
 }
 
 // errnoName gives the POSIX name of a file error ("ENOENT"), as the TypeScript messages do.

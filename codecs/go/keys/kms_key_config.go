@@ -3,12 +3,11 @@ package keys
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"regexp"
 	"strings"
-	"time"
-
-	"go.yaml.in/yaml/v3"
+	"syscall"
 
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
 )
@@ -36,14 +35,18 @@ func ReadKmsKeyConfig(file string) ([]AwsKmsKey, error) {
 		if os.IsNotExist(err) {
 			return nil, primitives.Errorf(primitives.CodeKeyringError, "key config %s does not exist; create it with \"temporal-envelope keys init --provider aws-kms --kms-key <arn|alias>\"", file)
 		}
+		if errors.Is(err, syscall.EISDIR) {
+			return nil, primitives.Errorf(primitives.CodeKeyringError, "key config %s is a directory, expected a key config file", file)
+		}
 		return nil, primitives.Wrapf(primitives.CodeKeyringError, err, "key config %s cannot be read: %s", file, errnoName(err))
 	}
+	body, hadBOM := withoutBOM(text)
 	var doc any
 	isYAML := strings.HasSuffix(strings.ToLower(file), ".yaml") || strings.HasSuffix(strings.ToLower(file), ".yml")
 	if isYAML {
-		err = yaml.Unmarshal(text, &doc)
+		doc, err = unmarshalYAMLPlain(body)
 	} else {
-		dec := json.NewDecoder(bytes.NewReader(text))
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		err = dec.Decode(&doc)
 	}
@@ -52,7 +55,7 @@ func ReadKmsKeyConfig(file string) ([]AwsKmsKey, error) {
 		if isYAML {
 			kind = "YAML"
 		}
-		return nil, primitives.Errorf(primitives.CodeKeyringError, "key config %s is not valid %s", file, kind)
+		return nil, primitives.Errorf(primitives.CodeKeyringError, "key config %s is not valid %s%s", file, kind, bomNote(hadBOM))
 	}
 	return validateKmsKeyConfig(doc, file)
 }
@@ -94,25 +97,17 @@ func validateKmsKeyConfig(doc any, file string) ([]AwsKmsKey, error) {
 		if (state == string(KekPrimary)) != (i == 0) {
 			return fail("keys[%d].state: the first key, and only the first, must be \"primary\"", i)
 		}
-		if !isDateValue(e["added"]) {
-			return fail("keys[%d].added expected an ISO date string", i)
+		for _, field := range []string{"added", "demoted", "retired"} {
+			if v, present := e[field]; (present || field == "added") && !isInstantValue(v) {
+				return fail("keys[%d].%s %s", i, field, instantProblem)
+			}
 		}
 		out = append(out, AwsKmsKey{KeyID: id, State: KekState(state)})
 	}
 	return out, nil
 }
 
-// isDateValue accepts an ISO date string, or the timestamp YAML makes of an unquoted one.
-func isDateValue(v any) bool {
-	switch t := v.(type) {
-	case time.Time:
-		return true
-	case string:
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00", "2006-01-02"} {
-			if _, err := time.Parse(layout, t); err == nil {
-				return true
-			}
-		}
-	}
-	return false
+func isInstantValue(v any) bool {
+	s, ok := v.(string)
+	return ok && isISOInstant(s)
 }

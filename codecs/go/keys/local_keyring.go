@@ -179,8 +179,8 @@ func (r *LocalKeyring) load(doc KeyringDocument) error {
 	for _, e := range doc.Keys {
 		k := &loadedKek{id: e.ID, version: e.Version, state: e.State, created: e.Created}
 		if e.Material != "" {
-			m, err := decodeBase64(e.Material)
-			if err != nil || len(m) != primitives.KeyBytes {
+			m, problem := decodeKeyBytes(e.Material, primitives.KeyBytes)
+			if problem != "" {
 				return primitives.Errorf(primitives.CodeKeyringError, "keyring %s: key %q has no valid material", r.path, e.ID)
 			}
 			k.material = m

@@ -5,11 +5,12 @@ import type { EnvelopeCodec } from '../../../codecs/envelope-codec.js';
 import { isEnvelopeError } from '../../../primitives/errors.js';
 import { peekScope } from '../../../primitives/format-versions.js';
 import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.js';
-import { makeScope, type Scope } from '../../../primitives/scope.js';
+import { makeScope } from '../../../primitives/scope.js';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { FailedAuthThrottle } from '../auth/failed-auth-throttle.js';
 import { audit, type AuditRecord } from '../audit.js';
+import { auditIds } from '../audit-ids.js';
 import { HttpError, badRequest, forbidden, toHttp } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Action, Policy } from '../policy.js';
@@ -86,7 +87,7 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     const a = req.audit;
     if (!a?.route) return;
     const status = reply.statusCode;
-    const decision = a.decision ?? (status === 401 ? 'unauthenticated' : status === 403 ? 'denied' : status >= 500 ? 'error' : status >= 400 ? 'invalid' : 'allowed');
+    const decision = a.decision ?? (status === 401 ? 'unauthenticated' : status === 403 ? 'denied' : status === 429 ? 'throttled' : status >= 500 ? 'error' : status >= 400 ? 'invalid' : 'allowed');
     const record: AuditRecord = { ...(a as AuditRecord), status, decision, latencyMs: Math.round(reply.elapsedTime * 100) / 100 };
     audit(logger, record);
     metrics.requests.inc({ route: a.route, status: String(status), decision });
@@ -167,7 +168,7 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
     const sealed = await codec.encodeInScope(payloads, makeScope(ns));
     const keyIds = new Set(sealed.map((p) => peekScope(p)?.keyId).filter((k): k is string => k !== undefined));
-    req.audit!.keyIds = [...keyIds];
+    req.audit!.verifiedKeyIds = [...keyIds]; // chosen by this server, not by the caller
     req.audit!.counts = { payloads: payloads.length, encoded: sealed.length };
     metrics.payloads.inc({ op: 'encode', outcome: 'encoded' }, sealed.length);
     return payloadsToJson(sealed);
@@ -178,17 +179,6 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     app.post(`${prefix}/decode`, options('/decode'), decode);
     app.post(`${prefix}/encode`, options('/encode'), encode);
   }
-}
-
-/** The workflow and key ids an audit line names: those of every payload of ours whose header was read. */
-function auditIds(items: readonly { scope?: Scope | undefined; keyId?: string | undefined }[]): { workflowIds: string[]; keyIds: string[] } {
-  const workflowIds = new Set<string>();
-  const keyIds = new Set<string>();
-  for (const { scope, keyId } of items) {
-    if (scope?.workflowId !== undefined) workflowIds.add(scope.workflowId);
-    if (keyId !== undefined) keyIds.add(keyId);
-  }
-  return { workflowIds: [...workflowIds], keyIds: [...keyIds] };
 }
 
 function requireNamespace(policy: Policy, principal: { id: string; groups: readonly string[]; via: 'static-token' | 'jwt' | 'session' }, action: Action, ns: string): void {

@@ -91,7 +91,8 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
       const { status, body } = toHttp(err);
       const headers = errorHeaders(err);
       if (headers) void reply.headers(headers);
-      req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code, reason: body.error.message } }, 'audit /login unauthenticated');
+      const decision = status === 429 ? 'throttled' : 'unauthenticated';
+      req.log.info({ audit: { route: '/login', principal: null, decision, error: body.error.code, reason: body.error.message } }, `audit /login ${decision}`);
       return json ? reply.code(status).send(body) : page(req, reply, status, `Sign-in failed: ${body.error.message}`);
     }
   });

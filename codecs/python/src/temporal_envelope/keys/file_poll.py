@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import time
 
-#: Modification time and inode: a rotation renames a new file into place, which can share an mtime tick.
-FileStamp = tuple[int, int]
-_MISSING: FileStamp = (0, 0)
+#: Modification time and inode (a rotation renames a new file into place, which can share an mtime
+#: tick), and mode: chmod changes no modification time, and a keyring opened up to other users must
+#: be noticed at the next check (which refuses it), not at the next rotation.
+FileStamp = tuple[int, int, int]
+_MISSING: FileStamp = (0, 0, 0)
 
 
 def file_stamp(path: str) -> FileStamp:
@@ -17,7 +19,7 @@ def file_stamp(path: str) -> FileStamp:
         st = os.stat(path)
     except OSError:
         return _MISSING
-    return (st.st_mtime_ns, st.st_ino)
+    return (st.st_mtime_ns, st.st_ino, st.st_mode)
 
 
 class FilePoll:

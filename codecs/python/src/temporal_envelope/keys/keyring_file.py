@@ -13,7 +13,6 @@ Writes go to a temporary file renamed over the old one, so a watching worker nev
 from __future__ import annotations
 
 import base64
-import binascii
 import errno
 import json
 import os
@@ -25,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 
 from ..primitives.errors import KeyringError
+from .key_file_rules import INSTANT_PROBLEM, bom_note, decode_key_bytes, is_iso_instant, without_bom
 
 KEYRING_FORMAT: Final = "temporal-envelope-keyring/v1"
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}", re.ASCII)
@@ -38,6 +38,8 @@ def read_keyring(path: str, *, allow_insecure_permissions: bool = False) -> Keyr
         st = os.stat(path)
     except OSError as err:
         raise KeyringError(f"keyring {path} cannot be read: {_errno_name(err)}", cause=err) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise KeyringError(f"keyring {path} is a directory, expected a keyring file")
     if sys.platform != "win32" and (st.st_mode & 0o077) != 0 and not allow_insecure_permissions:
         raise KeyringError(
             f"keyring {path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o}); run chmod 600 on it"
@@ -47,10 +49,11 @@ def read_keyring(path: str, *, allow_insecure_permissions: bool = False) -> Keyr
             text = f.read()
     except OSError as err:
         raise KeyringError(f"keyring {path} cannot be read: {_errno_name(err)}", cause=err) from None
+    body, had_bom = without_bom(text)
     try:
-        doc = json.loads(text)
+        doc = json.loads(body)
     except ValueError:
-        raise KeyringError(f"keyring {path} is not valid JSON") from None
+        raise KeyringError(f"keyring {path} is not valid JSON{bom_note(had_bom)}") from None
     return validate_keyring(doc, path)
 
 
@@ -84,22 +87,27 @@ def validate_keyring(doc: object, path: str) -> KeyringDocument:
             raise fail(f"keys[{i}].state expected primary, decrypt-only or retired")
         if state == "primary":
             primaries += 1
-        if not isinstance(entry.get("created"), str):
-            raise fail(f"keys[{i}].created expected an ISO date string")
+        if not is_iso_instant(entry.get("created")):
+            raise fail(f"keys[{i}].created {INSTANT_PROBLEM}")
         material = entry.get("material")
         if material is not None:
-            if not isinstance(material, str) or len(_b64(material)) != 32:
+            if not isinstance(material, str):
                 raise fail(f"keys[{i}].material expected base64 of 32 bytes")
+            problem = decode_key_bytes(material, 32)[1]
+            if problem:
+                raise fail(f"keys[{i}].material {problem}")
         elif state != "retired":
             raise fail(f"keys[{i}].material is missing but the key is {state}")
+        if "retired" in entry and not is_iso_instant(entry["retired"]):
+            raise fail(f"keys[{i}].retired {INSTANT_PROBLEM}")
     if primaries != 1:
         raise fail(f'expected exactly one key with state "primary", found {primaries}')
     return doc
 
 
 def decode_material(material: str) -> bytearray:
-    """A KEK's bytes, in a bytearray its owner wipes."""
-    return bytearray(_b64(material))
+    """A KEK's bytes (validated material), in a bytearray its owner wipes."""
+    return bytearray(decode_key_bytes(material, 32)[0])
 
 
 def new_key_entry(version: int, now: datetime | None = None) -> dict[str, Any]:
@@ -135,13 +143,6 @@ def write_keyring(path: str, doc: KeyringDocument) -> None:
         except OSError:
             pass
         raise
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return b""
 
 
 def _errno_name(err: OSError) -> str:

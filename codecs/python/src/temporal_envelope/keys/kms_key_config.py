@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any, Final
 
 from ..primitives.errors import KeyringError
+from .key_file_rules import INSTANT_PROBLEM, bom_note, is_iso_instant, without_bom
 
 KMS_KEY_CONFIG_FORMAT: Final = "temporal-envelope-kms-keys/v1"
 
@@ -46,22 +46,37 @@ def read_kms_key_config(path: str) -> KmsKeyConfig:
         raise KeyringError(
             f'key config {path} does not exist; create it with "temporal-envelope keys init --provider aws-kms --kms-key <arn|alias>"'
         ) from None
+    except IsADirectoryError:
+        raise KeyringError(f"key config {path} is a directory, expected a key config file") from None
     except OSError as err:
         raise KeyringError(f"key config {path} cannot be read: {err.strerror or 'error'}", cause=err) from None
+    body, had_bom = without_bom(text)
     try:
-        if yaml_file:
-            try:
-                import yaml  # type: ignore[import-untyped, unused-ignore]
-            except ImportError:
-                raise KeyringError(f"key config {path} is YAML: install PyYAML, or write it as JSON") from None
-            doc: object = yaml.safe_load(text)
-        else:
-            doc = json.loads(text)
+        doc: object = _load_yaml(body, path) if yaml_file else json.loads(body)
     except KeyringError:
         raise
     except Exception:
-        raise KeyringError(f"key config {path} is not valid {'YAML' if yaml_file else 'JSON'}") from None
+        raise KeyringError(f"key config {path} is not valid {'YAML' if yaml_file else 'JSON'}{bom_note(had_bom)}") from None
     return validate_kms_key_config(doc, path)
+
+
+def _load_yaml(text: str, path: str) -> object:
+    """YAML as the TypeScript reader (yaml, core schema) reads it: an unquoted timestamp stays the
+    string it was written as, so the instant rule sees what the file says, not a ``date`` made of
+    ``2026-01-01``."""
+    try:
+        import yaml  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:
+        raise KeyringError(f"key config {path} is YAML: install PyYAML, or write it as JSON") from None
+
+    class _Loader(yaml.SafeLoader):  # type: ignore[misc, name-defined, unused-ignore]
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def validate_kms_key_config(doc: object, path: str) -> KmsKeyConfig:
@@ -90,14 +105,7 @@ def validate_kms_key_config(doc: object, path: str) -> KmsKeyConfig:
             raise fail(f"keys[{i}].state expected primary, decrypt-only or retired")
         if (state == "primary") != (i == 0):
             raise fail(f'keys[{i}].state: the first key, and only the first, must be "primary"')
-        if not isinstance(entry.get("added"), str) or not _is_date(entry["added"]):
-            raise fail(f"keys[{i}].added expected an ISO date string")
+        for field in ("added", "demoted", "retired"):
+            if (field in entry or field == "added") and not is_iso_instant(entry.get(field)):
+                raise fail(f"keys[{i}].{field} {INSTANT_PROBLEM}")
     return doc
-
-
-def _is_date(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True

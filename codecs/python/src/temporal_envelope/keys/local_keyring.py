@@ -78,6 +78,7 @@ class LocalKeyring:
         self.path = path
         self._random = random
         self._warn = warn or logger.warning
+        self._last_reload_failure: str | None = None
         self._allow_insecure = allow_insecure_permissions
         self._lock = threading.Lock()
         self._keks: dict[str, _Kek] = {}
@@ -197,7 +198,12 @@ class LocalKeyring:
         try:
             self.reload()
         except KeyringError as err:
-            self._warn(f"temporal-envelope: keyring reload failed, keeping the loaded keys: {err}")
+            # Retried at every due check; warned once per distinct failure.
+            if str(err) != self._last_reload_failure:
+                self._last_reload_failure = str(err)
+                self._warn(f"temporal-envelope: keyring reload failed, keeping the loaded keys: {err}")
+        else:
+            self._last_reload_failure = None
 
     def _load(self, doc: KeyringDocument) -> None:
         keks: dict[str, _Kek] = {}
