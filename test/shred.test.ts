@@ -133,7 +133,7 @@ describe('keys shred', () => {
     expect(r.stderr).toContain('--workflow <id> is required');
     r = await runCli(['keys', 'shred', '--workflow', 'w', '--yes']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--shred-store <dir>');
+    expect(r.stderr).toContain('--shred-store <location>');
     // Shredding a workflow that never had a secret leaves a tombstone and says what that means.
     r = await runCli(['keys', 'shred', '--workflow', 'never-seen', '--shred-store', storeDir, '--yes']);
     expect(r.code, r.stderr).toBe(0);
