@@ -141,6 +141,36 @@ describe('keys shred', () => {
   });
 });
 
+describe('keys store init and --shred-store locations', () => {
+  it('makes a file store\'s directory (0700), and names what is wrong with a location or a flag', async () => {
+    const storeDir = path.join(dir, 'init', 'store');
+    let r = await runCli(['keys', 'store', 'init', '--shred-store', storeDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Created directory ${storeDir}.\n`);
+    expect((await fs.stat(storeDir)).mode & 0o777).toBe(0o700);
+    r = await runCli(['keys', 'store', 'init', '--shred-store', storeDir]);
+    expect(r.stdout).toContain('already exists');
+
+    const usage = async (args: string[], message: string | RegExp) => {
+      const res = await runCli(args);
+      expect(res.code, res.stderr).toBe(2);
+      expect(res.stderr).toMatch(message);
+      return res;
+    };
+    await usage(['keys', 'store', 'init'], '--shred-store <location> (or TEMPORAL_ENVELOPE_SHRED_STORE) is required');
+    await usage(['keys', 'store', 'init', '--shred-store', storeDir, '--print'], '--print shows database definitions');
+    await usage(['keys', 'store', 'init', '--shred-store', 'dynamodb://te-shred?region=eu-west-1', '--grant-to', 'app'], '--grant-to applies to a PostgreSQL shred store only');
+    await usage(['keys', 'store', 'init', '--shred-store', 'postgres://a@b/c', '--grant-to', 'App"; DROP', '--print'], '--grant-to expected a lowercase role name');
+    await usage(['keys', 'shred', '--workflow', 'w', '--yes', '--shred-store', 'dynamodb://te-shred'], /needs a region/);
+    const leak = await usage(['decode', '--shred-store', 'mysql://u:hunter2@db/x'], /unknown scheme "mysql:\/\/"/);
+    expect(leak.stderr).not.toContain('hunter2');
+    // The region can come from --region (or AWS_REGION), as for KMS.
+    r = await runCli(['keys', 'store', 'init', '--shred-store', 'dynamodb://te-shred', '--print', '--json'], { env: { AWS_REGION: 'eu-west-1' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseJson<{ dynamodb: { TableName: string; KeySchema: unknown[] } }>(r.stdout).dynamodb).toMatchObject({ TableName: 'te-shred', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] });
+  });
+});
+
 describe('FileScopeSecretStore', () => {
   it('keeps secrets in 0600 files named by hash, never by workflow id, and overwrites them on shred', async () => {
     const storeDir = path.join(dir, 'store-files');

@@ -40,7 +40,12 @@ export function dynamoDbTableDefinition(table: string): CreateTableCommandInput 
   };
 }
 
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The schema and, with `grantTo`, the runtime role's privileges. Both names are checked: they go into SQL as they are. */
 export function postgresDdl(schema = DEFAULT_POSTGRES_SCHEMA, grantTo?: string): string {
+  if (!IDENTIFIER.test(schema)) throw new InvalidConfigError(`schema expected a lowercase SQL identifier (a-z, 0-9, _), got ${JSON.stringify(schema)}`);
+  if (grantTo !== undefined && !IDENTIFIER.test(grantTo)) throw new InvalidConfigError(`--grant-to expected a lowercase role name (a-z, 0-9, _), got ${JSON.stringify(grantTo)}`);
   const grants =
     grantTo === undefined
       ? ''
@@ -134,9 +139,7 @@ async function initDynamoDb(store: Extract<ShredStoreOptions, { type: 'dynamodb'
 
 async function initPostgres(store: Extract<ShredStoreOptions, { type: 'postgres' }>, options: InitShredStoreOptions): Promise<StoreInitOutcome> {
   const schema = store.schema ?? DEFAULT_POSTGRES_SCHEMA;
-  if (options.grantTo !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(options.grantTo)) {
-    throw new InvalidConfigError(`--grant-to expected a lowercase role name (a-z, 0-9, _), got ${JSON.stringify(options.grantTo)}`);
-  }
+  const ddl = postgresDdl(schema, options.grantTo);
   let connectionString = store.connectionString;
   if (connectionString === undefined) {
     try {
@@ -151,7 +154,7 @@ async function initPostgres(store: Extract<ShredStoreOptions, { type: 'postgres'
     await client.connect();
     const existed = (await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('scope_secrets', 'shred_events')`, [schema])).rows[0]?.n === '2';
     await client.query('BEGIN');
-    await client.query(postgresDdl(schema, options.grantTo));
+    await client.query(ddl);
     await client.query('COMMIT');
     return { created: !existed, what };
   } catch (err) {
