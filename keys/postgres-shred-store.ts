@@ -104,13 +104,14 @@ export class PostgresScopeSecretStore implements ScopeSecretStore {
   async getOrCreate(scope: Scope): Promise<Uint8Array> {
     const existing = await this.read(scope);
     if (existing !== undefined) return this.secretOf(scope, existing);
-    const secret = Buffer.from(this.random(SECRET_BYTES));
+    const secret = this.random(SECRET_BYTES);
     try {
       // Exactly one secret per scope, ever: a secret or a tombstone already there wins.
       await this.query(
         'INSERT',
         `INSERT INTO ${this.secrets} (scope_id, namespace, workflow_id, created, secret) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING`,
-        [scopeSecretId(scope), scope.namespace, scope.workflowId ?? null, new Date(), secret],
+        // A view, not a copy: the bytes wiped below are the only ones.
+        [scopeSecretId(scope), scope.namespace, scope.workflowId ?? null, new Date(), Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)],
       );
     } finally {
       secret.fill(0);

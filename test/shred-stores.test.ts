@@ -35,6 +35,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 interface Backend {
   /** What workers and codec servers are given. */
   readonly store: ShredStoreOptions;
+  /** The same server, but tables nobody created. */
+  readonly uninitialised: ShredStoreOptions;
   /** Whether the store still holds secret bytes for the scope (read with admin access, beside the store's API). */
   rawSecretPresent(scope: Scope): Promise<boolean>;
   /** Take the store down; the promise of `up` brings it back with its data. */
@@ -51,6 +53,7 @@ async function dynamoDbBackend(): Promise<Backend & { moto: Moto }> {
   return {
     moto,
     store,
+    uninitialised: { ...store, table: 'te-no-such-table' },
     rawSecretPresent: async (scope) => (await admin.send(new GetItemCommand({ TableName: store.table, Key: secretItemKey(scope), ConsistentRead: true }))).Item?.secret !== undefined,
     // A frozen moto: connections open and nothing answers (timeouts), its data intact for the return.
     down: async () => {
@@ -83,6 +86,7 @@ async function postgresBackend(): Promise<Backend & { pg: Postgres }> {
   return {
     pg: server,
     store,
+    uninitialised: { ...store, schema: 'te_never_created' },
     rawSecretPresent: async (scope) => (await query('SELECT secret IS NOT NULL AS present FROM temporal_envelope.scope_secrets WHERE scope_id = $1', [scopeSecretId(scope)])).rows[0]?.present === true,
     // The server really stopped (fast shutdown: connections cut), then started again on its data.
     down: async () => {
@@ -204,6 +208,15 @@ describe.each([
     expect(hash(await store.getOrCreate(odd))).toBe(hash(await store.get(odd)));
   });
 
+  it('tables nobody created are KEYRING_ERROR naming `keys store init`: the runtime never creates them', async () => {
+    const missing = await openScopeSecretStore(backend.uninitialised);
+    opened.push(missing);
+    const scope = makeScope('default', 'w');
+    for (const attempt of [() => missing.getOrCreate(scope), () => missing.get(scope), () => missing.shred(scope)]) {
+      await expect(attempt()).rejects.toMatchObject({ code: 'KEYRING_ERROR', retryable: false, message: expect.stringContaining('keys store init') });
+    }
+  });
+
   it('several processes creating the same secrets at once agree on one secret per scope', async () => {
     const workflowIds = Array.from({ length: 25 }, () => unique('race'));
     // A generous timeout: moto answers one request at a time, and this sends it a hundred at once.
@@ -294,8 +307,8 @@ describe.each([
     let during: Payload | undefined;
     try {
       // Typed and retryable: the workflow task fails and Temporal retries it.
-      for (const attempt of [fresh.getOrCreate(makeScope('default', unique('new'))), fresh.get(makeScope('default', wf)), fresh.shred(makeScope('default', unique('x')))]) {
-        expect(await settle(attempt)).toMatchObject({ error: { code: 'STORE_UNAVAILABLE', retryable: true } });
+      for (const attempt of [() => fresh.getOrCreate(makeScope('default', unique('new'))), () => fresh.get(makeScope('default', wf)), () => fresh.shred(makeScope('default', unique('x')))]) {
+        expect(await settle(attempt())).toMatchObject({ error: { code: 'STORE_UNAVAILABLE', retryable: true } });
       }
       // Never "absent": a sealed payload is not declared lost because the store did not answer.
       expect(await settle(codecOn(fresh).decode([before!], ctx(wf)))).toMatchObject({ error: { code: 'STORE_UNAVAILABLE', retryable: true } });
@@ -333,7 +346,7 @@ describe('shred store on DynamoDB: throttling and refused connections', () => {
     await moto?.stop();
   });
 
-  it('is STORE_UNAVAILABLE (retryable) for throttling and resets, KEYRING_ERROR for a missing table', async () => {
+  it('is STORE_UNAVAILABLE (retryable) for throttling and resets', async () => {
     const store = await openScopeSecretStore({ type: 'dynamodb', table: 'te-shred-faults', region: 'us-east-1', endpoint: proxy.endpoint, requestTimeoutMs: 5000 });
     try {
       const scope = makeScope('default', 'wf-faults');
@@ -346,12 +359,6 @@ describe('shred store on DynamoDB: throttling and refused connections', () => {
       expect(hash(await store.get(scope))).toBe(hash(secret));
     } finally {
       await store.close?.();
-    }
-    const missing = await openScopeSecretStore({ type: 'dynamodb', table: 'te-no-such-table', region: 'us-east-1', endpoint: moto.endpoint });
-    try {
-      await expect(missing.getOrCreate(makeScope('default', 'w'))).rejects.toMatchObject({ code: 'KEYRING_ERROR', retryable: false, message: expect.stringContaining('keys store init') });
-    } finally {
-      await missing.close?.();
     }
   });
 });
