@@ -142,7 +142,7 @@ function child(args: unknown) {
 }
 
 const hash = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const settle = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error: error as { code?: string; retryable?: boolean; message?: string } }));
+const settle = (p: Promise<unknown>) => p.then((value) => ({ value }), (error: unknown) => ({ error: error as { code?: string; retryable?: boolean; message?: string } }));
 const unique = (() => {
   let n = 0;
   return (prefix: string) => `${prefix}-${Date.now().toString(36)}-${n++}`;
@@ -268,7 +268,7 @@ describe.each([
       const racers = [settle(b.getOrCreate(scope)), settle(c.getOrCreate(scope)), settle(a.shred(scope)), settle(b.getOrCreate(scope)), settle(c.getOrCreate(scope))];
       const results = await Promise.all(racers);
       const secrets = new Set<string>();
-      for (const r of [results[0], results[1], results[3], results[4]]) {
+      for (const r of results.filter((_, k) => k !== 2)) {
         if ('value' in r) {
           secrets.add(hash(r.value as Uint8Array));
           outcomes.secret++;

@@ -21,7 +21,11 @@ import type { ShredStoreOptions } from '../shred-store-options.js';
 
 export type StoreInitOutcome = { readonly created: boolean; readonly what: string };
 
-/** The table, as CreateTable input and as the Properties of an AWS::DynamoDB::Table resource. */
+/**
+ * The table, as the Properties of an AWS::DynamoDB::Table resource (CloudFormation); `init` makes
+ * the same with CreateTable and UpdateTimeToLive. Encrypted at rest with DynamoDB's default key;
+ * docs/key-management.md says how to name your own.
+ */
 export function dynamoDbTableDefinition(table: string): CreateTableCommandInput & { TimeToLiveSpecification: { AttributeName: string; Enabled: boolean } } {
   return {
     TableName: table,
@@ -34,7 +38,6 @@ export function dynamoDbTableDefinition(table: string): CreateTableCommandInput 
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ],
-    SSESpecification: { Enabled: true },
     // Shred events carry expiresAt: the table forgets them after a week (the secrets' items have none).
     TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
   };
