@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   DynamoDBClient,
   GetItemCommand,
@@ -10,19 +10,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InvalidConfigError, KeyringError, StoreUnavailableError, isEnvelopeError, type EnvelopeError } from '../primitives/errors.js';
 import type { Scope } from '../primitives/scope.js';
+import { DatabaseScopeSecretStore, statusOfRecord, type ScopeSecretRecord } from './database-shred-store.js';
 import { pollShredEvents } from './shred-event-poll.js';
-import {
-  SECRET_BYTES,
-  scopeSecretId,
-  secretMissing,
-  secretOfRecord,
-  statusOfRecord,
-  type ScopeSecretRecord,
-  type ScopeSecretStatus,
-  type ScopeSecretStore,
-  type ShredEvent,
-  type ShredOutcome,
-} from './shred-store.js';
+import { scopeSecretId, type ShredEvent, type ShredOutcome } from './shred-store.js';
 
 /**
  * The shred store on one DynamoDB table, for fleets: every worker and codec-server replica, on any
@@ -80,14 +70,14 @@ export const secretItemKey = (scope: Scope): Record<string, AttributeValue> => (
 });
 export const shredEventPartition = (isoTime: string): string => `shred#${isoTime.slice(0, 10)}`;
 
-export class DynamoDbScopeSecretStore implements ScopeSecretStore {
+export class DynamoDbScopeSecretStore extends DatabaseScopeSecretStore {
   readonly description: string;
   private readonly client: DynamoDBClient;
   private readonly ownsClient: boolean;
   private readonly timeoutMs: number;
-  private readonly random: (n: number) => Uint8Array;
 
   constructor(private readonly options: DynamoDbScopeSecretStoreOptions) {
+    super(options.random);
     if (typeof options.table !== 'string' || !/^[A-Za-z0-9_.-]{3,255}$/.test(options.table)) {
       throw new InvalidConfigError(`shredStore "table" expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), got ${JSON.stringify(options.table)}`);
     }
@@ -97,42 +87,20 @@ export class DynamoDbScopeSecretStore implements ScopeSecretStore {
     this.description = `DynamoDB shred store ${options.table} (${options.region}${options.endpoint ? ` at ${options.endpoint}` : ''})`;
     this.ownsClient = options.client === undefined;
     this.client = options.client ?? createDynamoDbClient(options);
-    this.random = options.random ?? randomBytes;
   }
 
-  async getOrCreate(scope: Scope): Promise<Uint8Array> {
-    const existing = await this.read(scope);
-    if (existing !== undefined) return this.secretOf(scope, existing);
-    const secret = this.random(SECRET_BYTES);
-    try {
-      await this.conditional('PutItem', (signal) =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.options.table,
-            Item: { ...secretItemKey(scope), ...scopeAttributes(scope), format: { S: FORMAT }, created: { S: new Date().toISOString() }, secret: { B: secret } },
-            // Exactly one secret per scope, ever: a secret or a tombstone already there wins.
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-          { abortSignal: signal },
-        ),
-      );
-    } finally {
-      secret.fill(0);
-    }
-    // Whichever secret landed (ours or a concurrent creator's), or the tombstone of a shred that won.
-    const landed = await this.read(scope);
-    if (landed === undefined) throw new KeyringError(`${this.description}: the secret for the scope vanished right after it was created (was the item deleted?)`);
-    return this.secretOf(scope, landed);
-  }
-
-  async get(scope: Scope): Promise<Uint8Array> {
-    const record = await this.read(scope);
-    if (record === undefined) throw secretMissing(this.description, scope);
-    return this.secretOf(scope, record);
-  }
-
-  async status(scope: Scope): Promise<ScopeSecretStatus> {
-    return statusOfRecord(await this.read(scope));
+  protected async createIfAbsent(scope: Scope, secret: Uint8Array, created: Date): Promise<void> {
+    await this.conditional('PutItem', (signal) =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.options.table,
+          Item: { ...secretItemKey(scope), ...scopeAttributes(scope), format: { S: FORMAT }, created: { S: created.toISOString() }, secret: { B: secret } },
+          // Exactly one secret per scope, ever: a secret or a tombstone already there wins.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+        { abortSignal: signal },
+      ),
+    );
   }
 
   async shred(scope: Scope, now = new Date()): Promise<ShredOutcome> {
@@ -237,7 +205,7 @@ export class DynamoDbScopeSecretStore implements ScopeSecretStore {
     if (this.ownsClient) this.client.destroy();
   }
 
-  private async read(scope: Scope): Promise<ScopeSecretRecord | undefined> {
+  protected async read(scope: Scope): Promise<ScopeSecretRecord | undefined> {
     const out = await this.call('GetItem', (signal) =>
       this.client.send(new GetItemCommand({ TableName: this.options.table, Key: secretItemKey(scope), ConsistentRead: true }), { abortSignal: signal }),
     );
@@ -250,15 +218,6 @@ export class DynamoDbScopeSecretStore implements ScopeSecretStore {
       secret: item.secret?.B,
       shredded: item.shredded?.S,
     };
-  }
-
-  /** The secret, checked, as a copy; the SDK's own buffer is wiped. */
-  private secretOf(scope: Scope, record: ScopeSecretRecord): Uint8Array {
-    try {
-      return secretOfRecord(this.description, scope, record);
-    } finally {
-      record.secret?.fill(0);
-    }
   }
 
   private async call<T>(op: string, send: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -1,21 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { InvalidConfigError, KeyringError, StoreUnavailableError, isEnvelopeError, type EnvelopeError } from '../primitives/errors.js';
 import type { Scope } from '../primitives/scope.js';
+import { DatabaseScopeSecretStore, type ScopeSecretRecord } from './database-shred-store.js';
 import { pollShredEvents } from './shred-event-poll.js';
-import {
-  SECRET_BYTES,
-  scopeSecretId,
-  secretMissing,
-  secretOfRecord,
-  statusOfRecord,
-  type ScopeSecretRecord,
-  type ScopeSecretStatus,
-  type ScopeSecretStore,
-  type ShredEvent,
-  type ShredOutcome,
-} from './shred-store.js';
+import { scopeSecretId, type ShredEvent, type ShredOutcome } from './shred-store.js';
 
 /**
  * The shred store in PostgreSQL, for fleets: every worker and codec-server replica, on any machine,
@@ -62,16 +52,16 @@ export const DEFAULT_POSTGRES_SCHEMA = 'temporal_envelope';
 const START_LOOKBACK_MS = 60_000;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class PostgresScopeSecretStore implements ScopeSecretStore {
+export class PostgresScopeSecretStore extends DatabaseScopeSecretStore {
   readonly description: string;
   private readonly pool: pg.Pool;
-  private readonly random: (n: number) => Uint8Array;
   private readonly secrets: string;
   private readonly events: string;
   /** The advisory lock that orders shred events: one per schema, so two deployments in one database do not wait on each other. */
   private readonly eventLock: string;
 
   constructor(private readonly options: PostgresScopeSecretStoreOptions) {
+    super(options.random);
     const schema = options.schema ?? DEFAULT_POSTGRES_SCHEMA;
     if (!IDENTIFIER.test(schema)) throw new InvalidConfigError(`shredStore "schema" expected a lowercase SQL identifier (a-z, 0-9, _; at most 63), got ${JSON.stringify(schema)}`);
     const poolSize = options.poolSize ?? 4;
@@ -83,7 +73,6 @@ export class PostgresScopeSecretStore implements ScopeSecretStore {
     this.secrets = `${schema}.scope_secrets`;
     this.events = `${schema}.shred_events`;
     this.eventLock = createHash('sha256').update(`temporal-envelope/shred-events/${schema}`).digest().readBigInt64BE(0).toString();
-    this.random = options.random ?? randomBytes;
     this.pool = new pg.Pool({
       connectionString,
       max: poolSize,
@@ -101,35 +90,14 @@ export class PostgresScopeSecretStore implements ScopeSecretStore {
     this.pool.on('error', (err) => options.warn?.(`${this.description}: an idle connection failed (${(err as { code?: string }).code ?? 'error'}); it will be replaced`));
   }
 
-  async getOrCreate(scope: Scope): Promise<Uint8Array> {
-    const existing = await this.read(scope);
-    if (existing !== undefined) return this.secretOf(scope, existing);
-    const secret = this.random(SECRET_BYTES);
-    try {
-      // Exactly one secret per scope, ever: a secret or a tombstone already there wins.
-      await this.query(
-        'INSERT',
-        `INSERT INTO ${this.secrets} (scope_id, namespace, workflow_id, created, secret) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING`,
-        // A view, not a copy: the bytes wiped below are the only ones.
-        [scopeSecretId(scope), scope.namespace, scope.workflowId ?? null, new Date(), Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)],
-      );
-    } finally {
-      secret.fill(0);
-    }
-    // Whichever secret landed (ours or a concurrent creator's), or the tombstone of a shred that won.
-    const landed = await this.read(scope);
-    if (landed === undefined) throw new KeyringError(`${this.description}: the secret for the scope vanished right after it was created (was the row deleted?)`);
-    return this.secretOf(scope, landed);
-  }
-
-  async get(scope: Scope): Promise<Uint8Array> {
-    const record = await this.read(scope);
-    if (record === undefined) throw secretMissing(this.description, scope);
-    return this.secretOf(scope, record);
-  }
-
-  async status(scope: Scope): Promise<ScopeSecretStatus> {
-    return statusOfRecord(await this.read(scope));
+  protected async createIfAbsent(scope: Scope, secret: Uint8Array, created: Date): Promise<void> {
+    // Exactly one secret per scope, ever: a secret or a tombstone already there wins.
+    await this.query(
+      'INSERT',
+      `INSERT INTO ${this.secrets} (scope_id, namespace, workflow_id, created, secret) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope_id) DO NOTHING`,
+      // A view, not a copy: the caller wipes the only bytes.
+      [scopeSecretId(scope), scope.namespace, scope.workflowId ?? null, created, Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)],
+    );
   }
 
   async shred(scope: Scope, now = new Date()): Promise<ShredOutcome> {
@@ -206,7 +174,7 @@ export class PostgresScopeSecretStore implements ScopeSecretStore {
     await this.pool.end();
   }
 
-  private async read(scope: Scope): Promise<ScopeSecretRecord | undefined> {
+  protected async read(scope: Scope): Promise<ScopeSecretRecord | undefined> {
     const res = await this.query<Row & { secret: Buffer | null }>(
       'SELECT',
       `SELECT namespace, workflow_id, created, secret, shredded FROM ${this.secrets} WHERE scope_id = $1`,
@@ -221,15 +189,6 @@ export class PostgresScopeSecretStore implements ScopeSecretStore {
       secret: row.secret ?? undefined,
       shredded: row.shredded?.toISOString(),
     };
-  }
-
-  /** The secret, checked, as a copy; the driver's buffer is wiped (its wire text is not ours to wipe). */
-  private secretOf(scope: Scope, record: ScopeSecretRecord): Uint8Array {
-    try {
-      return secretOfRecord(this.description, scope, record);
-    } finally {
-      record.secret?.fill(0);
-    }
   }
 
   private async query<R extends pg.QueryResultRow>(op: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {

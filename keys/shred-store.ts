@@ -63,38 +63,6 @@ export function scopeShredded(scope: Scope, when: string): KeyShreddedError {
   return new KeyShreddedError(`${describeScope(scope)} was crypto-shredded at ${when}; its payloads can no longer be decrypted`);
 }
 
-/** One scope's entry as a database store reads it: its secret while active, a tombstone after. */
-export interface ScopeSecretRecord {
-  readonly namespace: string;
-  readonly workflowId?: string | undefined;
-  readonly created: string;
-  readonly secret?: Uint8Array | undefined;
-  readonly shredded?: string | undefined;
-}
-
-/**
- * The secret of a record read for `scope`, checked: it must name that scope (an entry written under
- * the wrong key is corruption, not a secret to use), a tombstone is KEY_SHREDDED, and a secret must
- * have its 32 bytes. Returns a copy the caller owns (and wipes).
- */
-export function secretOfRecord(store: string, scope: Scope, record: ScopeSecretRecord): Uint8Array {
-  if (record.namespace !== scope.namespace || record.workflowId !== scope.workflowId) {
-    throw new KeyringError(`${store}: the entry for ${describeScope(scope)} names another scope; the store is corrupt`);
-  }
-  if (record.shredded !== undefined) throw scopeShredded(scope, record.shredded);
-  if (record.secret === undefined) throw new KeyringError(`${store}: the entry for ${describeScope(scope)} has neither a secret nor a tombstone`);
-  if (record.secret.length !== SECRET_BYTES) {
-    throw new KeyringError(`${store}: the secret for ${describeScope(scope)} has ${record.secret.length} bytes, expected ${SECRET_BYTES}`);
-  }
-  return Uint8Array.from(record.secret);
-}
-
-export function statusOfRecord(record: ScopeSecretRecord | undefined): ScopeSecretStatus {
-  if (record === undefined) return { state: 'absent' };
-  if (record.shredded !== undefined) return { state: 'shredded', shredded: record.shredded };
-  return { state: 'active', created: record.created };
-}
-
 export type ScopeSecretStatus =
   | { readonly state: 'active'; readonly created: string }
   | { readonly state: 'shredded'; readonly shredded: string }
