@@ -9,7 +9,9 @@ import { peekScope } from '../primitives/format.js';
 import { makeScope } from '../primitives/scope.js';
 import { newKeyringDocument } from '../keys/keyring-file.js';
 import { LocalKeyring } from '../keys/local-keyring.js';
+import { openKeyProviders } from '../keys/assemble.js';
 import { FileScopeSecretStore } from '../keys/shred-store.js';
+import { openScopeSecretStore } from '../keys/shred-store-options.js';
 import { ShreddableKeyProvider, forgetShreddedScopes } from '../keys/shreddable-provider.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';
 import { jsonPayload, text } from './support/payloads.js';
@@ -168,6 +170,41 @@ describe('keys store init and --shred-store locations', () => {
     r = await runCli(['keys', 'store', 'init', '--shred-store', 'dynamodb://te-shred', '--print', '--json'], { env: { AWS_REGION: 'eu-west-1' } });
     expect(r.code, r.stderr).toBe(0);
     expect(parseJson<{ dynamodb: { TableName: string; KeySchema: unknown[] } }>(r.stdout).dynamodb).toMatchObject({ TableName: 'te-shred', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] });
+  });
+});
+
+describe('shred store options', () => {
+  it('openKeyProviders and openScopeSecretStore check them before connecting, naming the field', async () => {
+    const keyring = path.join(dir, 'options', 'keyring.json');
+    expect((await runCli(['keys', 'init', '--keyring', keyring])).code).toBe(0);
+    const bad: [unknown, RegExp][] = [
+      [{ type: 'dynamodb', table: 'te-shred' }, /shredStore\.region/],
+      [{ type: 'dynamodb', table: 'x', region: 'r' }, /shredStore\.table: expected a DynamoDB table name/],
+      [{ type: 'postgres' }, /shredStore\.connectionString: a postgres shred store needs exactly one of/],
+      [{ type: 'postgres', connectionString: 'postgres://a@b/c', schema: 'x; DROP' }, /shredStore\.schema/],
+      [{ type: 's3', path: '/x' }, /shredStore\.type/],
+      ['dynamodb://te-shred', /needs a region/],
+    ];
+    for (const [shredStore, message] of bad) {
+      await expect(openKeyProviders({ local: { path: keyring }, watchIntervalMs: 0, shredStore: shredStore as string })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(message) });
+      await expect(openScopeSecretStore(shredStore as string)).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    }
+    // The plain { path } form and a directory string are the file store; a connection string file must be readable.
+    expect(await openScopeSecretStore({ path: path.join(dir, 'options', 'a') })).toBeInstanceOf(FileScopeSecretStore);
+    expect(await openScopeSecretStore(path.join(dir, 'options', 'b'))).toBeInstanceOf(FileScopeSecretStore);
+    await expect(openScopeSecretStore({ type: 'postgres', connectionStringFile: path.join(dir, 'options', 'missing') })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: expect.stringContaining('"connectionStringFile"'),
+    });
+  });
+
+  it('a PostgreSQL store names its server without the password', async () => {
+    const store = await openScopeSecretStore('postgres://te_app:s3cret-pw@db.internal:6432/app?schema=te_shred&sslmode=disable');
+    try {
+      expect(store.description).toBe('PostgreSQL shred store db.internal:6432/app schema te_shred');
+    } finally {
+      await store.close?.();
+    }
   });
 });
 
