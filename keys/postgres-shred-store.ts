@@ -262,6 +262,8 @@ export function mapPostgresError(err: unknown, where: string): EnvelopeError {
   if (isEnvelopeError(err)) return err;
   const e = err as { code?: string; message?: string };
   const code = e.code;
+  // Node's network codes first: some (EPIPE) look like a five-character SQLSTATE.
+  if (code !== undefined && NETWORK_CODES.has(code)) return new StoreUnavailableError(`${where} failed and may succeed later: ${code}`, { cause: err });
   if (code === '42P01' || code === '3F000') {
     return new KeyringError(`${where}: the shred store's tables do not exist (${code}); create them with "temporal-envelope keys store init" (see docs/key-management.md)`, { cause: err });
   }
@@ -270,7 +272,6 @@ export function mapPostgresError(err: unknown, where: string): EnvelopeError {
     return new KeyringError(`${where} was refused: SQLSTATE ${code}`, { cause: err });
   }
   if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return new StoreUnavailableError(`${where} failed and may succeed later: SQLSTATE ${code}`, { cause: err });
-  if (code !== undefined && NETWORK_CODES.has(code)) return new StoreUnavailableError(`${where} failed and may succeed later: ${code}`, { cause: err });
   // node-postgres names its own timeouts and cut connections only in the message.
   const message = e.message ?? '';
   if (/timeout/i.test(message)) return new StoreUnavailableError(`${where} timed out`, { cause: err });

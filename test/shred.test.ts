@@ -198,6 +198,28 @@ describe('shred store options', () => {
     });
   });
 
+  it.each([
+    [{ code: 'ECONNREFUSED' }, 'STORE_UNAVAILABLE'],
+    [{ code: 'EPIPE' }, 'STORE_UNAVAILABLE'],
+    [{ code: '57P01', message: 'terminating connection due to administrator command' }, 'STORE_UNAVAILABLE'],
+    [{ code: '57P03', message: 'the database system is starting up' }, 'STORE_UNAVAILABLE'],
+    [{ code: '53300', message: 'too many connections' }, 'STORE_UNAVAILABLE'],
+    [{ code: '40001', message: 'could not serialize access' }, 'STORE_UNAVAILABLE'],
+    [{ code: '57014', message: 'canceling statement due to statement timeout' }, 'STORE_UNAVAILABLE'],
+    [{ message: 'timeout exceeded when trying to connect' }, 'STORE_UNAVAILABLE'],
+    [{ message: 'Connection terminated unexpectedly' }, 'STORE_UNAVAILABLE'],
+    [{ message: 'something nobody explained' }, 'STORE_UNAVAILABLE'],
+    [{ code: '42P01', message: 'relation does not exist' }, 'KEYRING_ERROR'],
+    [{ code: '42501', message: 'permission denied' }, 'KEYRING_ERROR'],
+    [{ code: '28P01', message: 'password authentication failed' }, 'KEYRING_ERROR'],
+    [{ code: '3D000', message: 'database does not exist' }, 'KEYRING_ERROR'],
+    [{ code: '23514', message: 'check constraint' }, 'KEYRING_ERROR'],
+  ])('a PostgreSQL failure %j is %s', async (failure, code) => {
+    const { mapPostgresError } = await import('../keys/postgres-shred-store.js');
+    const err = mapPostgresError(Object.assign(new Error(failure.message ?? ''), failure), 'store: op');
+    expect(err).toMatchObject({ code, retryable: code === 'STORE_UNAVAILABLE' });
+  });
+
   it('a PostgreSQL store names its server without the password', async () => {
     const store = await openScopeSecretStore('postgres://te_app:s3cret-pw@db.internal:6432/app?schema=te_shred&sslmode=disable');
     try {
