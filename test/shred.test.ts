@@ -214,7 +214,7 @@ describe('shred store options', () => {
     [{ code: '28P01', message: 'password authentication failed' }, 'KEYRING_ERROR'],
     [{ code: '3D000', message: 'database does not exist' }, 'KEYRING_ERROR'],
     [{ code: '23514', message: 'check constraint' }, 'KEYRING_ERROR'],
-  ])('a PostgreSQL failure %j is %s', async (failure, code) => {
+  ] as [{ code?: string; message?: string }, string][])('a PostgreSQL failure %j is %s', async (failure, code) => {
     const { mapPostgresError } = await import('../keys/postgres-shred-store.js');
     const err = mapPostgresError(Object.assign(new Error(failure.message ?? ''), failure), 'store: op');
     expect(err).toMatchObject({ code, retryable: code === 'STORE_UNAVAILABLE' });
