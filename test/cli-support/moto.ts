@@ -22,6 +22,8 @@ export interface Moto {
   readonly endpoint: string;
   pause(): void;
   resume(): void;
+  /** moto's process id (the workflow benchmark reads its CPU time from /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export async function startMoto(options: { serial?: boolean } = {}): Promise<Mot
     if (exited !== undefined) throw new Error(`moto_server exited with ${exited}: ${stderr}`);
     try {
       const res = await fetch(`${endpoint}/moto-api/`);
-      if (res.status < 500) return { endpoint, stop, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
+      if (res.status < 500) return { endpoint, pid: child.pid!, stop, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
     } catch {
       // not listening yet
     }
