@@ -89,6 +89,23 @@ function missingDebianPackages() {
     .map(([name]) => name);
 }
 
+/**
+ * How to run a command as root, non-interactively (CI has no stdin): directly when this is root,
+ * else through `sudo -n` when sudo needs no password (GitHub's runners); otherwise stop and say
+ * what to run by hand.
+ */
+function rootCommand(missing) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (process.getuid?.() === 0) return (cmd, args) => run(cmd, args, { env });
+  try {
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
+  } catch {
+    fail(`Debian packages missing, this is not root and sudo needs a password: run "sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}"`);
+  }
+  // sudo resets the environment; env(1) passes the one variable apt needs through it.
+  return (cmd, args) => run('sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', cmd, ...args]);
+}
+
 function installPythonAndDebian() {
   if (existsSync(stamp) && VENV_BINARIES.every((b) => existsSync(bin(b))) && missingDebianPackages().length === 0) {
     log('Temporal CLI, moto, the Python codec and Debian packages already installed');
@@ -115,10 +132,17 @@ function installPythonAndDebian() {
 
   const missing = missingDebianPackages();
   if (missing.length > 0) {
-    if (process.getuid?.() !== 0) fail(`Debian packages missing and this is not root: run "sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}"`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+    const asRoot = rootCommand(missing);
+    if (missing.includes('postgresql')) {
+      // The tests start throwaway clusters of their own. Debian's package would also create and,
+      // where services may start (a CI runner without policy-rc.d), start a "main" cluster on port
+      // 5432 that nothing stops: tell postgresql-common not to (createcluster.conf includes this
+      // directory; a file of ours there is no conffile for dpkg to ask about).
+      asRoot('mkdir', ['-p', '/etc/postgresql-common/createcluster.d']);
+      asRoot('sh', ['-c', "echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/temporal-envelope-tests.conf"]);
+    }
+    asRoot('apt-get', ['update', '-qq']);
+    asRoot('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing]);
     const still = missingDebianPackages();
     if (still.length > 0) fail(`still missing after apt-get install: ${still.map((p) => DEBIAN_PACKAGES[p]).join(', ')}`);
   }
