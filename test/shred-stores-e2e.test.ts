@@ -77,10 +77,12 @@ const payloadJson = (value: string) => JSON.stringify({ payloads: [{ metadata: {
 type PayloadsBody = { payloads: { metadata: Record<string, string>; data: string }[] };
 const text = (p: { data: string } | undefined) => Buffer.from(p?.data ?? '', 'base64').toString();
 
+// 240 s a test: alone they take up to 45 s (a hundred processes' requests through one-at-a-time moto,
+// CLI processes that each start tsx); beside the rest of npm test on two cores, 60 s was not enough.
 describe.each([
   ['DynamoDB (moto)', dynamoDb],
   ['PostgreSQL (Debian)', postgres],
-] as const)('a codec server and workers sharing a shred store on %s', (_name, start) => {
+] as const)('a codec server and workers sharing a shred store on %s', { timeout: 240_000 }, (_name, start) => {
   let setup: Setup;
   let server: RunningServer;
   let dir: string;

@@ -148,10 +148,12 @@ const unique = (() => {
   return (prefix: string) => `${prefix}-${Date.now().toString(36)}-${n++}`;
 })();
 
+// 240 s a test: alone they take up to 45 s (a hundred processes' requests through one-at-a-time moto,
+// CLI processes that each start tsx); beside the rest of npm test on two cores, 60 s was not enough.
 describe.each([
   ['DynamoDB (moto)', dynamoDbBackend],
   ['PostgreSQL (Debian)', postgresBackend],
-] as const)('shred store on %s', (_name, start) => {
+] as const)('shred store on %s', { timeout: 240_000 }, (_name, start) => {
   let backend: Backend;
   let store: ScopeSecretStore;
   const opened: ScopeSecretStore[] = [];
