@@ -291,6 +291,43 @@ describe.each([
     expect(outcomes.secret + outcomes.shredded).toBe(160);
   });
 
+  it('the store stopped and restarted while several processes create secrets: retryable failures, one secret per scope', async () => {
+    const prefix = unique('churn');
+    const procs = Array.from({ length: 3 }, () => child({ mode: 'churn', store: backend.store, prefix, lanes: 4 }));
+    const results = (p: ReturnType<typeof child>) => p.lines.filter((l) => 'workflowId' in l) as { workflowId: string; secret?: string; error?: string }[];
+    const count = (p: ReturnType<typeof child>, what: 'secret' | 'error') => results(p).filter((r) => r[what] !== undefined).length;
+    let outage: { up(): Promise<void> } | undefined;
+    try {
+      await Promise.all(procs.map((p) => p.ready()));
+      await Promise.all(procs.map((p) => p.until('20 secrets', () => count(p, 'secret') >= 20)));
+      // Mid-run: every process has requests in flight when the server goes.
+      outage = await backend.down();
+      await Promise.all(procs.map((p) => p.until('a failure during the outage', () => count(p, 'error') >= 1)));
+      const before = procs.map((p) => count(p, 'secret'));
+      await outage.up();
+      outage = undefined;
+      await Promise.all(procs.map((p, i) => p.until('20 secrets after the restart', () => count(p, 'secret') >= before[i]! + 20)));
+    } finally {
+      if (outage) await outage.up();
+      for (const p of procs) expect((await p.end()).code).toBe(0);
+    }
+    const byId = new Map<string, Set<string>>();
+    for (const p of procs) {
+      for (const r of results(p)) {
+        // The outage is only ever the retryable code: never "absent", never a permanent error.
+        if (r.error !== undefined) expect(r.error, r.workflowId).toBe('STORE_UNAVAILABLE');
+        else byId.set(r.workflowId, (byId.get(r.workflowId) ?? new Set()).add(r.secret!));
+      }
+    }
+    expect(byId.size).toBeGreaterThanOrEqual(40);
+    // Every scope has one secret, the one the store now holds, whichever process and side of the
+    // outage created or read it: a creation whose answer was lost was not made twice.
+    for (const [workflowId, secrets] of byId) {
+      expect(secrets.size, workflowId).toBe(1);
+      expect(hash(await store.get(makeScope('default', workflowId))), workflowId).toBe([...secrets][0]);
+    }
+  });
+
   it('an outage fails retryably, serves cached keys, loses and corrupts nothing, and recovers', async () => {
     const keyring = newKeyringDocument();
     const codecOn = (s: ScopeSecretStore) => new EnvelopeCodec({ keyProviders: new ShreddableKeyProvider(LocalKeyring.fromDocument(keyring), s) });
