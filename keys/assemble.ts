@@ -3,7 +3,8 @@ import { AwsKmsKeyring, type AwsKmsKey, type AwsKmsKeyringOptions } from './aws-
 import type { KeyProvider } from './key-provider.js';
 import { LocalKeyring } from './local-keyring.js';
 import { ResilientProvider, type ResilienceOptions } from './resilient-provider.js';
-import { FileScopeSecretStore, type ScopeSecretStore } from './shred-store.js';
+import type { ScopeSecretStore } from './shred-store.js';
+import { openScopeSecretStore, type ShredStoreInput } from './shred-store-options.js';
 import { ShreddableKeyProvider } from './shreddable-provider.js';
 
 /**
@@ -39,10 +40,13 @@ export interface KeyProvidersOptions {
    */
   resilience?: ResilienceOptions | false;
   /**
-   * A shred store (a directory shared by every worker and codec server, or a ScopeSecretStore): new
-   * payloads are sealed crypto-shreddably and `shred:` payloads open. Without one they cannot.
+   * A shred store shared by every worker and codec server: new payloads are sealed crypto-shreddably
+   * and `shred:` payloads open; without one they cannot. A directory or location string
+   * (`dynamodb://…`, `postgres://…`), the options of one (`{ type: 'dynamodb', table, region }`,
+   * see keys/shred-store-options.ts), or a ScopeSecretStore. A store opened from options is closed
+   * with the provider; a store passed in stays the caller's to close.
    */
-  shredStore?: string | ScopeSecretStore | undefined;
+  shredStore?: string | ShredStoreInput | ScopeSecretStore | undefined;
   /** Told when a keyring is created and when a reload fails. Default console.warn. */
   warn?: (message: string) => void;
 }
@@ -73,8 +77,20 @@ export async function openKeyProviders(options: KeyProvidersOptions = {}): Promi
     });
   }
   if (options.shredStore !== undefined) {
-    const store = typeof options.shredStore === 'string' ? new FileScopeSecretStore(options.shredStore) : options.shredStore;
-    provider = new ShreddableKeyProvider(provider, store);
+    const given = options.shredStore;
+    const owned = typeof given === 'string' || !isStore(given);
+    let store: ScopeSecretStore;
+    try {
+      store = owned ? await openScopeSecretStore(given as string | ShredStoreInput, { warn: options.warn }) : given;
+    } catch (err) {
+      await provider.close?.();
+      throw err;
+    }
+    provider = new ShreddableKeyProvider(provider, store, { closeStore: owned });
   }
   return provider;
+}
+
+function isStore(value: ShredStoreInput | ScopeSecretStore): value is ScopeSecretStore {
+  return typeof (value as Partial<ScopeSecretStore>).getOrCreate === 'function';
 }

@@ -8,8 +8,13 @@ export { KEYRING_FORMAT, newKeyringDocument, readKeyring, createKeyring } from '
 export type { KeyringDocument, KeyringEntry } from './keyring-file.js';
 export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } from './key-provider.js';
 export { ShreddableKeyProvider, forgetShreddedScopes, kekIdOf, isShreddableKeyId, SHRED_KEY_PREFIX } from './shreddable-provider.js';
-export { FileScopeSecretStore } from './shred-store.js';
+export { FileScopeSecretStore, scopeSecretId } from './shred-store.js';
 export type { ScopeSecretStore, ScopeSecretStatus, ShredOutcome, ShredEvent } from './shred-store.js';
+// The database stores load their drivers only when opened: the classes are reached through openScopeSecretStore.
+export { openScopeSecretStore, parseShredStoreLocation, validateShredStoreOptions } from './shred-store-options.js';
+export type { ShredStoreOptions, ShredStoreInput, OpenShredStoreOptions } from './shred-store-options.js';
+export type { DynamoDbScopeSecretStore, DynamoDbScopeSecretStoreOptions } from './dynamodb-shred-store.js';
+export type { PostgresScopeSecretStore, PostgresScopeSecretStoreOptions } from './postgres-shred-store.js';
 export { AwsKmsKeyring, createKmsClient } from './aws-kms-keyring.js';
 export { mapKmsError } from './kms-errors.js';
 export type { AwsKmsKey, AwsKmsKeyringOptions } from './aws-kms-keyring.js';

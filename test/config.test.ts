@@ -40,11 +40,68 @@ describe('config', () => {
   it('keys.shredStore: from the file or TEMPORAL_ENVELOPE_SHRED_STORE, mapped into the assembler\'s options', () => {
     const p = file('shred.yaml', 'keys:\n  shredStore:\n    path: /var/lib/te/shred-store\n');
     const c = loadConfig({ file: p });
-    expect(c.keys.shredStore).toEqual({ path: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
-    expect(keyProvidersOptions(c.keys)).toMatchObject({ provider: 'local', shredStore: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
-    expect(loadConfig({ env: { TEMPORAL_ENVELOPE_SHRED_STORE: '/srv/shreds' } }).keys.shredStore?.path).toBe('/srv/shreds');
+    // The plain { path } form (from before there were other stores) is the file store.
+    expect(c.keys.shredStore).toEqual({ type: 'file', path: '/var/lib/te/shred-store', watchIntervalMs: 2000 });
+    expect(keyProvidersOptions(c.keys)).toMatchObject({ provider: 'local', shredStore: { type: 'file', path: '/var/lib/te/shred-store' }, watchIntervalMs: 2000 });
+    expect(loadConfig({ env: { TEMPORAL_ENVELOPE_SHRED_STORE: '/srv/shreds' } }).keys.shredStore).toEqual({ type: 'file', path: '/srv/shreds', watchIntervalMs: 2000 });
     expect(keyProvidersOptions(loadConfig().keys).shredStore).toBeUndefined();
     expect(() => loadConfig({ file: file('shred-bad.yaml', 'keys:\n  shredStore: {}\n') })).toThrow(/keys\.shredStore\.path/);
+  });
+
+  it('keys.shredStore: DynamoDB and PostgreSQL, from the file or as a URL in TEMPORAL_ENVELOPE_SHRED_STORE', () => {
+    const ddb = loadConfig({ file: file('ddb.yaml', 'keys:\n  shredStore:\n    type: dynamodb\n    table: te-shred\n    region: eu-west-1\n    watchIntervalMs: 500\n') });
+    expect(ddb.keys.shredStore).toEqual({ type: 'dynamodb', table: 'te-shred', region: 'eu-west-1', watchIntervalMs: 500 });
+    // The watch interval is the server's; the assembler gets the store's own options.
+    expect(keyProvidersOptions(ddb.keys).shredStore).toEqual({ type: 'dynamodb', table: 'te-shred', region: 'eu-west-1' });
+
+    const secretFile = file('pg-url', 'postgres://te_app:pw@db.internal:5432/te\n');
+    const pgFile = loadConfig({ file: file('pg.yaml', `keys:\n  shredStore:\n    type: postgres\n    connectionStringFile: ${secretFile}\n    schema: te_shred\n    poolSize: 8\n`) });
+    expect(pgFile.keys.shredStore).toEqual({ type: 'postgres', connectionStringFile: secretFile, schema: 'te_shred', poolSize: 8, watchIntervalMs: 2000 });
+
+    const env = (value: string, f?: string) => loadConfig({ ...(f ? { file: f } : {}), env: { TEMPORAL_ENVELOPE_SHRED_STORE: value, AWS_REGION: 'us-east-2' } }).keys.shredStore;
+    expect(env('dynamodb://Te-Shred_1?region=eu-west-1&endpoint=http://127.0.0.1:5000')).toEqual({
+      type: 'dynamodb',
+      table: 'Te-Shred_1',
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:5000',
+      watchIntervalMs: 2000,
+    });
+    expect(env('dynamodb://te-shred')).toMatchObject({ region: 'us-east-2' }); // AWS_REGION fills in
+    // schema= and poolSize= are ours: taken out of the URL the driver sees.
+    expect(env('postgresql://te_app@db.internal/te?schema=te_shred&poolSize=2&sslmode=require')).toEqual({
+      type: 'postgres',
+      connectionString: 'postgresql://te_app@db.internal/te?sslmode=require',
+      schema: 'te_shred',
+      poolSize: 2,
+      watchIntervalMs: 2000,
+    });
+    // The variable says where; the file may still say how (same kind of store), and a URL replaces a URL file.
+    expect(env('postgres://te_app@other/te', path.join(dir, 'pg.yaml'))).toEqual({ type: 'postgres', connectionString: 'postgres://te_app@other/te', schema: 'te_shred', poolSize: 8, watchIntervalMs: 2000 });
+  });
+
+  it.each([
+    ['keys:\n  shredStore:\n    type: dynamodb\n    region: eu-west-1\n', 'keys.shredStore.table'],
+    ['keys:\n  shredStore:\n    type: dynamodb\n    table: x\n    region: eu-west-1\n', 'keys.shredStore.table: expected a DynamoDB table name'],
+    ['keys:\n  shredStore:\n    type: dynamodb\n    table: te-shred\n', 'keys.shredStore.region'],
+    ['keys:\n  shredStore:\n    type: dynamodb\n    table: te-shred\n    region: r\n    endpoint: not a url\n', 'keys.shredStore.endpoint'],
+    ['keys:\n  shredStore:\n    type: postgres\n', 'keys.shredStore.connectionString: a postgres shred store needs exactly one of'],
+    ['keys:\n  shredStore:\n    type: postgres\n    connectionString: postgres://a@b/c\n    connectionStringFile: /x\n', 'needs exactly one of'],
+    ['keys:\n  shredStore:\n    type: postgres\n    connectionString: mysql://a@b/c\n', 'keys.shredStore.connectionString: expected a postgres:// or postgresql:// URL'],
+    ['keys:\n  shredStore:\n    type: postgres\n    connectionString: postgres://a@b/c\n    schema: Robert"); DROP\n', 'keys.shredStore.schema: expected a lowercase SQL identifier'],
+    ['keys:\n  shredStore:\n    type: postgres\n    connectionString: postgres://a@b/c\n    poolSize: 0\n', 'keys.shredStore.poolSize'],
+    ['keys:\n  shredStore:\n    type: redis\n    path: /x\n', 'keys.shredStore.type'],
+    ['keys:\n  shredStore:\n    type: file\n    path: /x\n    table: t\n', 'Unrecognized key: "table"'],
+  ])('rejects the shred store %j with a message naming %s', (yaml, expected) => {
+    const p = file(`bad-store-${Math.random().toString(36).slice(2)}.yaml`, yaml);
+    expect(() => loadConfig({ file: p })).toThrowError(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining(expected) }));
+  });
+
+  it('names TEMPORAL_ENVELOPE_SHRED_STORE when its location is wrong, without echoing a password', () => {
+    const bad = (value: string) => () => loadConfig({ env: { TEMPORAL_ENVELOPE_SHRED_STORE: value } });
+    expect(bad('dynamodb://te-shred')).toThrow(/TEMPORAL_ENVELOPE_SHRED_STORE: .*needs a region/);
+    expect(bad('dynamodb://te-shred?region=r&tabel=x')).toThrow(/unknown parameter "tabel"/);
+    expect(bad('redis://u:hunter2@host/0')).toThrow(/unknown scheme "redis:\/\/"/);
+    expect(bad('redis://u:hunter2@host/0')).not.toThrow(/hunter2/);
   });
 
   it.each([

@@ -30,7 +30,7 @@ describe('EnvelopeFailureConverter', () => {
     const all: Record<EnvelopeErrorCode, true> = {
       UNKNOWN_KEY: true, TAMPERED_CIPHERTEXT: true, SCOPE_MISMATCH: true, UNSUPPORTED_FORMAT: true, MALFORMED_PAYLOAD: true,
       PLAINTEXT_REJECTED: true, KMS_UNAVAILABLE: true, KMS_ACCESS_DENIED: true, KEY_RETIRED: true, KEY_SHREDDED: true,
-      KEY_LIMIT_EXCEEDED: true, INVALID_CONFIG: true, KEYRING_ERROR: true,
+      KEY_LIMIT_EXCEEDED: true, INVALID_CONFIG: true, KEYRING_ERROR: true, STORE_UNAVAILABLE: true,
     };
     expect([...ENVELOPE_CODES].sort()).toEqual(Object.keys(all).sort());
   });

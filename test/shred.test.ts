@@ -9,7 +9,9 @@ import { peekScope } from '../primitives/format-versions.js';
 import { makeScope } from '../primitives/scope.js';
 import { newKeyringDocument } from '../keys/keyring-file.js';
 import { LocalKeyring } from '../keys/local-keyring.js';
+import { openKeyProviders } from '../keys/assemble.js';
 import { FileScopeSecretStore } from '../keys/shred-store.js';
+import { openScopeSecretStore } from '../keys/shred-store-options.js';
 import { ShreddableKeyProvider, forgetShreddedScopes } from '../keys/shreddable-provider.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';
 import { jsonPayload, text } from './support/payloads.js';
@@ -133,11 +135,98 @@ describe('keys shred', () => {
     expect(r.stderr).toContain('--workflow-id <id> is required');
     r = await runCli(['keys', 'shred', '--workflow', 'w', '--yes']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--shred-store <dir>');
+    expect(r.stderr).toContain('--shred-store <location>');
     // Shredding a workflow that never had a secret leaves a tombstone and says what that means.
     r = await runCli(['keys', 'shred', '--workflow', 'never-seen', '--shred-store', storeDir, '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('NOT shredded');
+  });
+});
+
+describe('keys store init and --shred-store locations', () => {
+  it('makes a file store\'s directory (0700), and names what is wrong with a location or a flag', async () => {
+    const storeDir = path.join(dir, 'init', 'store');
+    let r = await runCli(['keys', 'store', 'init', '--shred-store', storeDir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Created directory ${storeDir}.\n`);
+    expect((await fs.stat(storeDir)).mode & 0o777).toBe(0o700);
+    r = await runCli(['keys', 'store', 'init', '--shred-store', storeDir]);
+    expect(r.stdout).toContain('already exists');
+
+    const usage = async (args: string[], message: string | RegExp) => {
+      const res = await runCli(args);
+      expect(res.code, res.stderr).toBe(2);
+      expect(res.stderr).toMatch(message);
+      return res;
+    };
+    await usage(['keys', 'store', 'init'], '--shred-store <location> (or TEMPORAL_ENVELOPE_SHRED_STORE) is required');
+    await usage(['keys', 'store', 'init', '--shred-store', storeDir, '--print'], '--print shows database definitions');
+    await usage(['keys', 'store', 'init', '--shred-store', 'dynamodb://te-shred?region=eu-west-1', '--grant-to', 'app'], '--grant-to applies to a PostgreSQL shred store only');
+    await usage(['keys', 'store', 'init', '--shred-store', 'postgres://a@b/c', '--grant-to', 'App"; DROP', '--print'], '--grant-to expected a lowercase role name');
+    await usage(['keys', 'shred', '--workflow', 'w', '--yes', '--shred-store', 'dynamodb://te-shred'], /needs a region/);
+    const leak = await usage(['decode', '--shred-store', 'mysql://u:hunter2@db/x'], /unknown scheme "mysql:\/\/"/);
+    expect(leak.stderr).not.toContain('hunter2');
+    // The region can come from --region (or AWS_REGION), as for KMS.
+    r = await runCli(['keys', 'store', 'init', '--shred-store', 'dynamodb://te-shred', '--print', '--json'], { env: { AWS_REGION: 'eu-west-1' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseJson<{ dynamodb: { TableName: string; KeySchema: unknown[] } }>(r.stdout).dynamodb).toMatchObject({ TableName: 'te-shred', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] });
+  });
+});
+
+describe('shred store options', () => {
+  it('openKeyProviders and openScopeSecretStore check them before connecting, naming the field', async () => {
+    const keyring = path.join(dir, 'options', 'keyring.json');
+    expect((await runCli(['keys', 'init', '--keyring', keyring])).code).toBe(0);
+    const bad: [unknown, RegExp][] = [
+      [{ type: 'dynamodb', table: 'te-shred' }, /shredStore\.region/],
+      [{ type: 'dynamodb', table: 'x', region: 'r' }, /shredStore\.table: expected a DynamoDB table name/],
+      [{ type: 'postgres' }, /shredStore\.connectionString: a postgres shred store needs exactly one of/],
+      [{ type: 'postgres', connectionString: 'postgres://a@b/c', schema: 'x; DROP' }, /shredStore\.schema/],
+      [{ type: 's3', path: '/x' }, /shredStore\.type/],
+      ['dynamodb://te-shred', /needs a region/],
+    ];
+    for (const [shredStore, message] of bad) {
+      await expect(openKeyProviders({ local: { path: keyring }, watchIntervalMs: 0, shredStore: shredStore as string })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(message) });
+      await expect(openScopeSecretStore(shredStore as string)).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    }
+    // The plain { path } form and a directory string are the file store; a connection string file must be readable.
+    expect(await openScopeSecretStore({ path: path.join(dir, 'options', 'a') })).toBeInstanceOf(FileScopeSecretStore);
+    expect(await openScopeSecretStore(path.join(dir, 'options', 'b'))).toBeInstanceOf(FileScopeSecretStore);
+    await expect(openScopeSecretStore({ type: 'postgres', connectionStringFile: path.join(dir, 'options', 'missing') })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: expect.stringContaining('"connectionStringFile"'),
+    });
+  });
+
+  it.each([
+    [{ code: 'ECONNREFUSED' }, 'STORE_UNAVAILABLE'],
+    [{ code: 'EPIPE' }, 'STORE_UNAVAILABLE'],
+    [{ code: '57P01', message: 'terminating connection due to administrator command' }, 'STORE_UNAVAILABLE'],
+    [{ code: '57P03', message: 'the database system is starting up' }, 'STORE_UNAVAILABLE'],
+    [{ code: '53300', message: 'too many connections' }, 'STORE_UNAVAILABLE'],
+    [{ code: '40001', message: 'could not serialize access' }, 'STORE_UNAVAILABLE'],
+    [{ code: '57014', message: 'canceling statement due to statement timeout' }, 'STORE_UNAVAILABLE'],
+    [{ message: 'timeout exceeded when trying to connect' }, 'STORE_UNAVAILABLE'],
+    [{ message: 'Connection terminated unexpectedly' }, 'STORE_UNAVAILABLE'],
+    [{ message: 'something nobody explained' }, 'STORE_UNAVAILABLE'],
+    [{ code: '42P01', message: 'relation does not exist' }, 'KEYRING_ERROR'],
+    [{ code: '42501', message: 'permission denied' }, 'KEYRING_ERROR'],
+    [{ code: '28P01', message: 'password authentication failed' }, 'KEYRING_ERROR'],
+    [{ code: '3D000', message: 'database does not exist' }, 'KEYRING_ERROR'],
+    [{ code: '23514', message: 'check constraint' }, 'KEYRING_ERROR'],
+  ] as [{ code?: string; message?: string }, string][])('a PostgreSQL failure %j is %s', async (failure, code) => {
+    const { mapPostgresError } = await import('../keys/postgres-shred-store.js');
+    const err = mapPostgresError(Object.assign(new Error(failure.message ?? ''), failure), 'store: op');
+    expect(err).toMatchObject({ code, retryable: code === 'STORE_UNAVAILABLE' });
+  });
+
+  it('a PostgreSQL store names its server without the password', async () => {
+    const store = await openScopeSecretStore('postgres://te_app:s3cret-pw@db.internal:6432/app?schema=te_shred&sslmode=disable');
+    try {
+      expect(store.description).toBe('PostgreSQL shred store db.internal:6432/app schema te_shred');
+    } finally {
+      await store.close?.();
+    }
   });
 });
 

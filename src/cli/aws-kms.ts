@@ -4,6 +4,7 @@ import { mapKmsError } from '../../keys/kms-errors.js';
 import { InvalidConfigError, KmsAccessDeniedError } from '../../primitives/errors.js';
 import { initKmsKeyConfig, retireKmsKey, rotateKmsKeyConfig } from '../../keys/admin/rotation-kms.js';
 import { isKmsKeyId } from '../../keys/kms-key-config.js';
+import { quietAwsSdk } from './aws-sdk.js';
 import { kmsKeyInfo, type KeyInfo } from './key-info.js';
 import { UsageError } from './errors.js';
 import type { KeySourceOptions } from './options.js';
@@ -14,13 +15,6 @@ import type { KeySourceOptions } from './options.js';
  * keys, before it becomes primary — a typo found at rotation, not at the first workflow task.
  */
 
-/**
- * The SDK warns on every Node 20 run about its own future releases; this package supports Node
- * 20.19+ with the SDK it pins, and the warning would bury the CLI's output. An explicit setting wins.
- */
-export function quietAwsSdk(): void {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-}
 
 function kmsClient(source: KeySourceOptions): KMSClient {
   quietAwsSdk();

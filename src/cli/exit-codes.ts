@@ -14,7 +14,7 @@ export const EXIT = {
   USAGE: 2,
   /** A key or crypto error: unknown or retired key, tampered payload, wrong scope, shredded key, KMS access denied. */
   KEY: 3,
-  /** KMS (or a key limit) is temporarily unavailable: the same command may succeed later. */
+  /** KMS, the shred store (or a key limit) is temporarily unavailable: the same command may succeed later. */
   RETRYABLE: 4,
 } as const;
 
@@ -39,6 +39,7 @@ const EXIT_FOR: Record<EnvelopeErrorCode | CliErrorCode, ExitCode> = {
   KEY_LIMIT_EXCEEDED: EXIT.RETRYABLE,
   INVALID_CONFIG: EXIT.USAGE,
   KEYRING_ERROR: EXIT.FAILED,
+  STORE_UNAVAILABLE: EXIT.RETRYABLE,
   USAGE: EXIT.USAGE,
   KEY_MAY_BE_IN_USE: EXIT.FAILED,
   TEMPORAL_UNAVAILABLE: EXIT.FAILED,

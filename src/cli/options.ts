@@ -2,6 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_KEYRING_PATH } from '../../keys/local-keyring.js';
+import { parseShredStoreLocation, type ShredStoreOptions } from '../../keys/shred-store-options.js';
+import { quietAwsSdk } from './aws-sdk.js';
 import { UsageError } from './errors.js';
 import { parseDuration, parseNonEmpty } from './parse.js';
 
@@ -22,8 +24,8 @@ export interface KeySourceOptions {
   readonly keyConfig: string;
   readonly kmsEndpoint?: string | undefined;
   readonly region?: string | undefined;
-  /** Directory of per-workflow secrets; when set, new payloads are shreddable. */
-  readonly shredStore?: string | undefined;
+  /** The shred store (a directory, DynamoDB table or PostgreSQL database); when set, new payloads are shreddable. */
+  readonly shredStore?: ShredStoreOptions | undefined;
 }
 
 export function addJsonOption(cmd: Command): Command {
@@ -44,11 +46,7 @@ export function addKeySourceOptions(cmd: Command, options: { shredStore?: boolea
     )
     .addOption(new Option('--kms-endpoint <url>', 'AWS KMS endpoint (an AWS-compatible KMS, e.g. on loopback)').env('TEMPORAL_ENVELOPE_KMS_ENDPOINT'))
     .addOption(new Option('--region <region>', 'AWS region').env('AWS_REGION'));
-  if (options.shredStore !== false) {
-    cmd.addOption(
-      new Option('--shred-store <dir>', 'directory of per-workflow secrets that makes payloads crypto-shreddable').env('TEMPORAL_ENVELOPE_SHRED_STORE').argParser(parseNonEmpty),
-    );
-  }
+  if (options.shredStore !== false) cmd.addOption(shredStoreOption('the shred store of per-workflow secrets that makes payloads crypto-shreddable'));
   return cmd;
 }
 
@@ -62,6 +60,21 @@ export function addKeyHierarchyOption(cmd: Command, what: string): Command {
       .choices(['per-workflow', 'branch'])
       .env('TEMPORAL_ENVELOPE_KEY_HIERARCHY'),
   );
+}
+
+export const SHRED_STORE_FORMS = 'a directory, dynamodb://<table>?region=<r>[&endpoint=<url>], or postgres://<user>@<host>/<db>[?schema=<s>]';
+
+/** `--shred-store <location>`: one flag for every kind of store, the same string TEMPORAL_ENVELOPE_SHRED_STORE takes. */
+export function shredStoreOption(what: string): Option {
+  return new Option('--shred-store <location>', `${what}: ${SHRED_STORE_FORMS}`).env('TEMPORAL_ENVELOPE_SHRED_STORE').argParser(parseNonEmpty);
+}
+
+/** The store a --shred-store value names; a DynamoDB URL without ?region= takes --region or AWS_REGION. */
+export function shredStoreFrom(location: string | undefined, region?: string): ShredStoreOptions | undefined {
+  if (location === undefined) return undefined;
+  const store = parseShredStoreLocation(location, { region: region ?? process.env.AWS_REGION });
+  if (store.type === 'dynamodb') quietAwsSdk();
+  return store;
 }
 
 export function keySourceFrom(opts: Record<string, unknown>): KeySourceOptions {
@@ -82,7 +95,7 @@ export function keySourceFrom(opts: Record<string, unknown>): KeySourceOptions {
     keyConfig: path.resolve(opts.keyConfig as string),
     kmsEndpoint,
     region: opts.region as string | undefined,
-    shredStore: opts.shredStore === undefined ? undefined : path.resolve(opts.shredStore as string),
+    shredStore: shredStoreFrom(opts.shredStore as string | undefined, opts.region as string | undefined),
   };
 }
 

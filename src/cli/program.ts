@@ -13,7 +13,7 @@ Exit codes:
   1  the operation failed or was refused (see the message)
   2  usage error: bad arguments, options or input
   3  key or crypto error: unknown/retired/shredded key, tampered payload, wrong scope, KMS access denied
-  4  temporarily unavailable (KMS down or throttling): retrying later may succeed
+  4  temporarily unavailable (KMS or the shred store down or throttling): retrying later may succeed
 
 Environment: TEMPORAL_ENVELOPE_KEYRING, TEMPORAL_ENVELOPE_PROVIDER, TEMPORAL_ENVELOPE_KEY_CONFIG,
 TEMPORAL_ENVELOPE_KMS_ENDPOINT, TEMPORAL_ENVELOPE_SHRED_STORE, AWS_REGION, and the temporal CLI's TEMPORAL_* variables.

@@ -1,6 +1,6 @@
 import { openKeyProviders } from '../../keys/assemble.js';
 import type { KeyProvider } from '../../keys/key-provider.js';
-import { quietAwsSdk } from './aws-kms.js';
+import { quietAwsSdk } from './aws-sdk.js';
 import type { KeySourceOptions } from './options.js';
 
 /**

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { InvalidConfigError, describeIssues } from '../../primitives/errors.js';
+import { parseShredStoreLocation } from '../../keys/shred-store-options.js';
 import { configSchema, type ConfigInput, type ServerConfig } from './schema.js';
 
 /**
  * Environment variables that override the file, for containers and twelve-factor deploys. Each maps
  * to one config path; values are parsed to the type that path expects.
  */
-export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | 'bool' | 'list' | 'trust' }> = {
+export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'int' | 'bool' | 'list' | 'trust' | 'shredStore' }> = {
   TEMPORAL_ENVELOPE_HOST: { path: ['server', 'host'], type: 'string' },
   TEMPORAL_ENVELOPE_PORT: { path: ['server', 'port'], type: 'int' },
   TEMPORAL_ENVELOPE_TRUST_PROXY: { path: ['server', 'trustProxy'], type: 'trust' },
@@ -20,7 +21,8 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   TEMPORAL_ENVELOPE_KMS_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_ENDPOINT: { path: ['keys', 'awsKms', 'endpoint'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_REGION: { path: ['keys', 'awsKms', 'region'], type: 'string' },
-  TEMPORAL_ENVELOPE_SHRED_STORE: { path: ['keys', 'shredStore', 'path'], type: 'string' },
+  // A directory, dynamodb://<table>?region=…, or postgres://… (keys/shred-store-options.ts).
+  TEMPORAL_ENVELOPE_SHRED_STORE: { path: ['keys', 'shredStore'], type: 'shredStore' },
   TEMPORAL_ENVELOPE_KEY_HIERARCHY: { path: ['codec', 'keyHierarchy'], type: 'string' },
   // The CLI's names for the same settings (src/cli/options.ts), so one environment serves both.
   TEMPORAL_ENVELOPE_PROVIDER: { path: ['keys', 'provider'], type: 'string' },
@@ -87,9 +89,36 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
       parsed = value.split(',').map((s) => s.trim()).filter(Boolean);
     } else if (spec.type === 'trust') {
       parsed = value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value;
+    } else if (spec.type === 'shredStore') {
+      parsed = shredStoreFromEnv(name, value, env, getPath(raw, spec.path));
     }
     setPath(raw, spec.path, parsed);
   }
+}
+
+/**
+ * The store the variable names, keeping the file's other settings of a store of the same kind (its
+ * watchIntervalMs, a poolSize): the variable says where, the file may still say how.
+ */
+function shredStoreFromEnv(name: string, value: string, env: NodeJS.ProcessEnv, inFile: unknown): Record<string, unknown> {
+  let store: Record<string, unknown>;
+  try {
+    store = parseShredStoreLocation(value, { region: env.AWS_REGION || env.AWS_DEFAULT_REGION });
+  } catch (cause) {
+    throw new InvalidConfigError(`config env ${name}: ${(cause as Error).message}`, { cause });
+  }
+  const file = typeof inFile === 'object' && inFile !== null ? (inFile as Record<string, unknown>) : undefined;
+  const sameKind = file !== undefined && (file.type ?? 'file') === store.type;
+  if (!sameKind) return store;
+  // The location's fields replace the file's: a connectionString from the variable drops a connectionStringFile.
+  const { path: _p, table: _t, region: _r, endpoint: _e, connectionString: _c, connectionStringFile: _f, ...how } = file;
+  return { ...how, ...store };
+}
+
+function getPath(obj: Record<string, unknown>, path: string[]): unknown {
+  let cur: unknown = obj;
+  for (const key of path) cur = typeof cur === 'object' && cur !== null ? (cur as Record<string, unknown>)[key] : undefined;
+  return cur;
 }
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkShredStore, dynamoDbShredStoreSchema, fileShredStoreSchema, postgresShredStoreSchema, withFileDefault } from '../../keys/shred-store-options.js';
 import { decodeSecret } from './secret.js';
 
 /**
@@ -7,6 +8,16 @@ import { decodeSecret } from './secret.js';
  */
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
+
+/**
+ * `keys.shredStore`: the store's own options (keys/shred-store-options.ts, the same a worker passes
+ * to openKeyProviders), plus how often this server polls it for shreds. `{ path }` alone is the file store.
+ */
+const watchIntervalMs = { watchIntervalMs: z.number().int().min(0).default(2000) };
+const shredStore = z.preprocess(
+  withFileDefault,
+  z.discriminatedUnion('type', [fileShredStoreSchema.extend(watchIntervalMs), dynamoDbShredStoreSchema.extend(watchIntervalMs), postgresShredStoreSchema.extend(watchIntervalMs)]),
+);
 
 const staticToken = z
   .object({
@@ -129,11 +140,12 @@ export const configSchema = z
           .strict()
           .optional(),
         /**
-         * The shred store the workers use (a directory every worker and codec server shares): without
-         * it the server cannot open crypto-shreddable payloads (key ids "shred:…"). Shreds made by
-         * `keys shred` are noticed within watchIntervalMs and such payloads then stay sealed.
+         * The shred store the workers use (a directory, a DynamoDB table or a PostgreSQL database that
+         * every worker and codec server shares): without it the server cannot open crypto-shreddable
+         * payloads (key ids "shred:…"). Shreds made by `keys shred` are noticed within
+         * watchIntervalMs and such payloads then stay sealed.
          */
-        shredStore: z.object({ path: z.string().min(1), watchIntervalMs: z.number().int().min(0).default(2000) }).strict().optional(),
+        shredStore: shredStore.optional(),
       })
       .strict()
       .prefault({}),
@@ -197,6 +209,7 @@ export const configSchema = z
     if (c.keys.provider === 'aws-kms' && !c.keys.awsKms?.keys?.length && !c.keys.awsKms?.keyConfigFile) {
       ctx.addIssue({ code: 'custom', path: ['keys', 'awsKms'], message: 'provider aws-kms needs "keys" or "keyConfigFile"' });
     }
+    if (c.keys.shredStore) checkShredStore(c.keys.shredStore, ctx, ['keys', 'shredStore']);
   });
 
 export type ServerConfig = z.infer<typeof configSchema>;

@@ -61,7 +61,7 @@ const HTTP_STATUS: Record<HttpErrorCode, number> = {
 
 /**
  * Codec errors as HTTP statuses: the caller's input is wrong (400/422), a key is not available to
- * this server (403/422), or KMS is down (503, retry). Only here are codes turned into statuses.
+ * this server (403/422), or KMS or the shred store is down (503, retry). Only here are codes turned into statuses.
  */
 const ENVELOPE_STATUS: Record<EnvelopeErrorCode, number> = {
   MALFORMED_PAYLOAD: 400,
@@ -77,6 +77,7 @@ const ENVELOPE_STATUS: Record<EnvelopeErrorCode, number> = {
   KEY_LIMIT_EXCEEDED: 503,
   INVALID_CONFIG: 500,
   KEYRING_ERROR: 503,
+  STORE_UNAVAILABLE: 503,
 };
 
 /** fastify's own errors for bad requests, by their codes. */

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from '../../primitives/errors.js';
 import { openKeyProviders } from '../../keys/assemble.js';
-import { FileScopeSecretStore } from '../../keys/shred-store.js';
-import { keyProvidersOptions } from '../config/key-providers.js';
+import { openScopeSecretStore } from '../../keys/shred-store-options.js';
+import { keyProvidersOptions, shredStoreOptions } from '../config/key-providers.js';
 import { loadConfig } from '../config/load.js';
 import type { ConfigInput, ServerConfig } from '../config/schema.js';
 import { sha256Hex } from '../config/token-hash.js';
@@ -75,10 +75,19 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       throw new InvalidConfigError(`config server.tls: cannot read certificate or key (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
     }
   }
-  const shredStore = config.keys.shredStore === undefined ? undefined : new FileScopeSecretStore(config.keys.shredStore.path);
+  const warn = (m: string) => logger.warn(m);
+  // Opened here rather than by openKeyProviders: the server also watches it for shreds.
+  const storeOptions = shredStoreOptions(config.keys);
+  const shredStore = storeOptions === undefined ? undefined : await openScopeSecretStore(storeOptions, { warn });
   const keyOptions = keyProvidersOptions(config.keys);
-  // Only dev mode creates a keyring: with a config file, a missing one is an error naming the path.
-  const keyProvider = await openKeyProviders({ ...keyOptions, local: { ...keyOptions.local, create: devMode }, shredStore, warn: (m) => logger.warn(m) });
+  let keyProvider;
+  try {
+    // Only dev mode creates a keyring: with a config file, a missing one is an error naming the path.
+    keyProvider = await openKeyProviders({ ...keyOptions, local: { ...keyOptions.local, create: devMode }, shredStore, warn });
+  } catch (err) {
+    await shredStore?.close?.();
+    throw err;
+  }
   let server: CodecServer | undefined;
   let address: string;
   try {
@@ -96,6 +105,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     // The app holds the shred watcher and timers; closing it lets the process end on the error.
     await server?.app.close().catch(() => undefined);
     await keyProvider.close?.();
+    await shredStore?.close?.();
     throw err;
   }
   const running = server;
@@ -119,6 +129,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       await running.app.close();
       clearTimeout(force);
       await keyProvider.close?.();
+      await shredStore?.close?.();
       logger.info('codec server stopped');
       logger.flush?.();
     })());

@@ -13,7 +13,7 @@ import (
 // Code is a stable error code, the same in every language of the project.
 type Code string
 
-// The thirteen codes of primitives/errors.ts. Edges (HTTP status, exit code, failure type) map these
+// The fourteen codes of primitives/errors.ts. Edges (HTTP status, exit code, failure type) map these
 // and nothing else.
 const (
 	CodeUnknownKey         Code = "UNKNOWN_KEY"
@@ -29,6 +29,7 @@ const (
 	CodeKeyLimitExceeded   Code = "KEY_LIMIT_EXCEEDED"
 	CodeInvalidConfig      Code = "INVALID_CONFIG"
 	CodeKeyringError       Code = "KEYRING_ERROR"
+	CodeStoreUnavailable   Code = "STORE_UNAVAILABLE"
 )
 
 // retryable says, for every code, whether the same call may succeed later. One table over all
@@ -47,17 +48,18 @@ var retryable = map[Code]bool{
 	CodeKeyLimitExceeded:   true,
 	CodeInvalidConfig:      false,
 	CodeKeyringError:       false,
+	CodeStoreUnavailable:   true,
 }
 
 // Codes lists every code, in the order of primitives/errors.ts.
 var Codes = []Code{
 	CodeUnknownKey, CodeTamperedCiphertext, CodeScopeMismatch, CodeUnsupportedFormat, CodeMalformedPayload,
 	CodePlaintextRejected, CodeKmsUnavailable, CodeKmsAccessDenied, CodeKeyRetired, CodeKeyShredded,
-	CodeKeyLimitExceeded, CodeInvalidConfig, CodeKeyringError,
+	CodeKeyLimitExceeded, CodeInvalidConfig, CodeKeyringError, CodeStoreUnavailable,
 }
 
 // Retryable reports whether an error with this code may go away on its own (KMS outage,
-// throttling): a workflow task failing with it should be retried, not given up on.
+// throttling, the shred store down): a workflow task failing with it should be retried, not given up on.
 func (c Code) Retryable() bool { return retryable[c] }
 
 // Error is every failure the codec and the key providers report. Messages name what was wrong
@@ -77,7 +79,8 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 // Unwrap gives errors.Is/As the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Retryable reports whether the same call may succeed later (KMS_UNAVAILABLE, KEY_LIMIT_EXCEEDED).
+// Retryable reports whether the same call may succeed later (KMS_UNAVAILABLE, KEY_LIMIT_EXCEEDED,
+// STORE_UNAVAILABLE).
 func (e *Error) Retryable() bool { return e.Code.Retryable() }
 
 // Errorf makes an error with a code and a formatted message.

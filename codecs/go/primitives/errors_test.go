@@ -12,15 +12,15 @@ import (
 )
 
 func TestEveryCodeHasARetryRule(t *testing.T) {
-	if len(Codes) != 13 || len(retryable) != len(Codes) {
-		t.Fatalf("expected 13 codes with a retry rule each, got %d codes and %d rules", len(Codes), len(retryable))
+	if len(Codes) != 14 || len(retryable) != len(Codes) {
+		t.Fatalf("expected 14 codes with a retry rule each, got %d codes and %d rules", len(Codes), len(retryable))
 	}
 	for _, c := range Codes {
 		if _, ok := retryable[c]; !ok {
 			t.Errorf("code %s has no retry rule", c)
 		}
 	}
-	for _, c := range []Code{CodeKmsUnavailable, CodeKeyLimitExceeded} {
+	for _, c := range []Code{CodeKmsUnavailable, CodeKeyLimitExceeded, CodeStoreUnavailable} {
 		if !c.Retryable() {
 			t.Errorf("%s must be retryable", c)
 		}

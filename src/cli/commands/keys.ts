@@ -10,13 +10,14 @@ import { keyFileOf, listKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.
 import { addJsonOption, addKeySourceOptions, keySourceFrom } from '../options.js';
 import { parseDuration } from '../parse.js';
 import { registerKeysShred } from './keys-shred.js';
+import { registerKeysStore } from './keys-store.js';
 import { registerKeysUsage } from './keys-usage.js';
 
 /** `temporal-envelope keys …`: create, inspect, rotate and retire key-encryption keys. */
 export function registerKeys(program: Command, io: CliIo): void {
   const keys = program
     .command('keys')
-    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, shred')
+    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, shred, store init')
     .addHelpText('after', '\nRun "temporal-envelope keys <command> --help" for the options of each command.');
 
   addJsonOption(
@@ -192,4 +193,5 @@ export function registerKeys(program: Command, io: CliIo): void {
 
   registerKeysUsage(keys, io);
   registerKeysShred(keys, io);
+  registerKeysStore(keys, io);
 }

@@ -23,6 +23,7 @@ EnvelopeErrorCode = Literal[
     "KEY_LIMIT_EXCEEDED",
     "INVALID_CONFIG",
     "KEYRING_ERROR",
+    "STORE_UNAVAILABLE",
 ]
 
 ERROR_CODES: Final[frozenset[str]] = frozenset(get_args(EnvelopeErrorCode))
@@ -124,6 +125,13 @@ class KeyringError(EnvelopeError):
     """The keyring file is unreadable, corrupt or has unsafe permissions."""
 
     code = "KEYRING_ERROR"
+
+
+class StoreUnavailableError(EnvelopeError):
+    """The shred store (the database of crypto-shredding's secrets) is down or throttling. Retry later."""
+
+    code = "STORE_UNAVAILABLE"
+    retryable = True
 
 
 def is_envelope_error(err: object) -> bool:
