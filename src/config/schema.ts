@@ -120,6 +120,12 @@ export const configSchema = z
       .object({
         defaultNamespace: z.string().min(1).default('default'),
         algorithm: z.enum(['AES-256-GCM', 'XCHACHA20-POLY1305']).default('AES-256-GCM'),
+        /**
+         * The scope rules /decode applies when the caller names a workflow (X-Envelope-Workflow-Id):
+         * set them as the workers of that namespace have them (EnvelopeCodec options of the same names).
+         */
+        acceptNamespaceScoped: z.boolean().default(false),
+        scheduleRuns: z.boolean().default(true),
         cache: z
           .object({
             maxAgeMs: positiveInt.optional(),

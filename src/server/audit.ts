@@ -12,6 +12,8 @@ export interface AuditRecord {
   principal: string | null;
   via?: string | undefined;
   namespace: string | null;
+  /** The workflow the caller named in X-Envelope-Workflow-Id, if any. */
+  targetWorkflowId?: string | undefined;
   status: number;
   decision: 'allowed' | 'partial' | 'denied' | 'unauthenticated' | 'invalid' | 'error';
   workflowIds?: string[];

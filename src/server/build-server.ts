@@ -48,6 +48,9 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     keyProviders: deps.keyProvider,
     defaultNamespace: config.codec.defaultNamespace,
     algorithm: config.codec.algorithm,
+    // /decode with X-Envelope-Workflow-Id applies the rules a worker in that workflow applies.
+    acceptNamespaceScoped: config.codec.acceptNamespaceScoped,
+    scheduleRuns: config.codec.scheduleRuns,
     cache: { ...config.codec.cache },
     observer: metrics.observer(),
   });
@@ -81,7 +84,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     origin: config.cors.origins.length ? [...config.cors.origins] : false,
     credentials: true,
     methods: ['POST', 'GET', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'Authorization-Extras', 'X-Namespace'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'Authorization-Extras', 'X-Namespace', 'X-Envelope-Workflow-Id'],
     maxAge: 600,
   });
   if (config.rateLimit.enabled) {
