@@ -88,6 +88,7 @@ describe('keys usage / retire against a live Temporal dev server', () => {
 
       const usage = await usageWhen((u) => u.scan.executions === 6, '--by-scope', '--save');
       expect(usage.scan.failedExecutions).toBe(0);
+      expect(usage.scan.schedules).toEqual({ scanned: 0, failed: 0, payloads: 0, unencrypted: 0, byKey: {} });
       expect(usage.scan.byKey[v1]).toEqual({ payloads: 6, scopes: 3, shreddable: 0 });
       expect(usage.scan.byKey[v2]).toEqual({ payloads: 5, scopes: 3, shreddable: 0 });
       expect(usage.scan.unencrypted).toBe(1);
@@ -103,9 +104,9 @@ describe('keys usage / retire against a live Temporal dev server', () => {
       // The human-readable summary table.
       const table = await runCli(usageArgs().filter((a) => a !== '--json'));
       expect(table.code, table.stderr).toBe(0);
-      expect(table.stdout).toMatch(/KEY ID\s+STATE\s+PAYLOADS\s+SCOPES\s+SHREDDABLE/);
-      expect(table.stdout).toMatch(new RegExp(`${v1}\\s+decrypt-only\\s+6\\s+3\\s+0`));
-      expect(table.stdout).toContain('Scanned 6 workflow execution(s), 12 payload(s), 1 not encrypted');
+      expect(table.stdout).toMatch(/KEY ID\s+STATE\s+PAYLOADS\s+SCOPES\s+SCHEDULES\s+SHREDDABLE/);
+      expect(table.stdout).toMatch(new RegExp(`${v1}\\s+decrypt-only\\s+6\\s+3\\s+0\\s+0`));
+      expect(table.stdout).toContain('Scanned 6 workflow execution(s) and 0 schedule(s): 12 payload(s), 1 not encrypted');
 
       // --since uses an OR over ExecutionStatus/CloseTime: the dev server's visibility must accept it.
       const since = await usageWhen((u) => u.scan.executions === 6, '--since', '1h');
