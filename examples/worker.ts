@@ -1,5 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import type { EnvelopeCodec } from '../codecs/index.js';
 import { openKeyProviders, type KeyProvider } from '../keys/index.js';
 import * as activities from './activities.js';
 import { exampleCodec, FAILURE_CONVERTER_PATH } from './codec.js';
@@ -15,6 +16,8 @@ export interface ExampleWorkerOptions {
   taskQueue?: string;
   /** A bundle from exampleWorkflowBundle(), to skip bundling per worker. */
   workflowBundle?: { code: string };
+  /** Another codec than exampleCodec(keys), e.g. one with acceptNamespaceScoped for input started from the UI. */
+  codec?: EnvelopeCodec;
 }
 
 /** Bundle the example workflows once (webpack takes seconds); workers given the bundle start at once. */
@@ -29,7 +32,7 @@ export async function exampleWorkflowBundle(): Promise<{ code: string }> {
 
 /** The worker every example and end-to-end test runs: codec, failure converter and warrant interceptors registered. */
 export async function createExampleWorker(options: ExampleWorkerOptions): Promise<Worker> {
-  const codec = exampleCodec(options.keys);
+  const codec = options.codec ?? exampleCodec(options.keys);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',

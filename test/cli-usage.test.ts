@@ -16,7 +16,7 @@ import { startDevServer, type DevServer } from './cli-support/temporal-dev.js';
  */
 
 interface UsageOut {
-  scan: { executions: number; payloads: number; unencrypted: number; failedExecutions: number; byKey: Record<string, { payloads: number; scopes: number }> };
+  scan: { executions: number; payloads: number; unencrypted: number; failedExecutions: number; byKey: Record<string, { payloads: number; scopes: number }>; schedules?: unknown };
   keys: { id: string; state: string; payloads: number; scopes: number }[];
   byScope?: { namespace: string; workflowId?: string; keyId: string; payloads: number }[];
   savedTo: string | null;

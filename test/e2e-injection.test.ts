@@ -1,0 +1,178 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EnvelopeCodec } from '../codecs/index.js';
+import { LocalKeyring } from '../keys/index.js';
+import { exampleCodec, FAILURE_CONVERTER_PATH } from '../examples/codec.js';
+import { createExampleWorker, exampleWorkflowBundle } from '../examples/worker.js';
+import { collectApprovals } from '../examples/workflows.js';
+import { startDevServer, TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
+import { historyPayloads, rawHistory } from './e2e-support/history.js';
+import { buildTestServer, token } from './support/server-harness.js';
+
+/**
+ * The cross-tenant injection of issue 14, end to end against a real Temporal dev server: an operator
+ * whose policy allows only `tenant-acme-*` tries to signal `tenant-globex-7`, a workflow whose worker
+ * uses the codec's default options with requireEncryption. Through the codec server it cannot get a
+ * payload for globex, nor a namespace-wide one; a namespace-scoped payload copied out of history and
+ * sent with raw gRPC is refused by the worker, and the workflow does nothing with it. The price of
+ * the opt-in is shown too: where a worker accepts namespace-scoped payloads (for operators starting
+ * and signalling from the UI or CLI), that start works — and so does the copied payload.
+ */
+
+const run = promisify(execFile);
+const NS = 'default';
+const QUEUE = 'tenants';
+const UI_QUEUE = 'tenants-ui-input';
+const { EventType, WorkflowExecutionStatus } = proto.temporal.api.enums.v1;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'te-e2e-injection-'));
+let dev: DevServer;
+let keys: LocalKeyring;
+let connection: Connection;
+let native: NativeConnection;
+let client: Client;
+const workers: { worker: Worker; running: Promise<void> }[] = [];
+let codecUrl: string;
+let srv: Awaited<ReturnType<typeof buildTestServer>>;
+const acme = token('acme-operator');
+const uiOperator = token('ui-operator');
+
+beforeAll(async () => {
+  dev = await startDevServer();
+  keys = await LocalKeyring.open({ path: path.join(dir, 'keyring.json'), create: true, watchIntervalMs: 0, warn: () => {} });
+  connection = await Connection.connect({ address: dev.address });
+  native = await NativeConnection.connect({ address: dev.address });
+  const workflowBundle = await exampleWorkflowBundle();
+  for (const [taskQueue, codec] of [
+    [QUEUE, exampleCodec(keys)],
+    [UI_QUEUE, new EnvelopeCodec({ keyProviders: keys, requireEncryption: true, acceptNamespaceScoped: true })],
+  ] as const) {
+    const worker = await createExampleWorker({ connection: native, keys, taskQueue, workflowBundle, codec });
+    workers.push({ worker, running: worker.run() });
+  }
+  client = new Client({ connection, namespace: NS, dataConverter: { payloadCodecs: [exampleCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH } });
+  srv = await buildTestServer(
+    {
+      auth: { staticTokens: [acme.entry, uiOperator.entry] },
+      policy: {
+        rules: [
+          { principals: ['acme-operator'], namespaces: [NS], workflowIdPatterns: ['tenant-acme-*'], actions: ['decode', 'encode'] },
+          { principals: ['ui-operator'], namespaces: [NS], actions: ['decode', 'encode'] },
+        ],
+      },
+    },
+    keys,
+  );
+  codecUrl = await srv.app.listen({ host: '127.0.0.1', port: 0 });
+});
+
+afterAll(async () => {
+  for (const w of workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+  await Promise.all(workers.map((w) => w.running));
+  await srv?.app.close();
+  await native?.close();
+  await connection?.close();
+  keys?.close();
+  await dev?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const temporal = (args: string[]) => run(TEMPORAL_BIN, [...args, '--address', dev.address, '--namespace', NS], { maxBuffer: 16 * 1024 * 1024 });
+const codecArgs = (t: { value: string }, target?: string) => ['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${t.value}`, ...(target === undefined ? [] : ['--codec-header', `X-Envelope-Workflow-Id=${target}`])];
+const signalWithCli = (workflowId: string, value: string, t: { value: string }, target?: string) =>
+  temporal(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'proceed', '--input', JSON.stringify(value), ...codecArgs(t, target)]);
+const encode = (t: { value: string }, target?: string) =>
+  fetch(`${codecUrl}/encode`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-namespace': NS, authorization: `Bearer ${t.value}`, ...(target === undefined ? {} : { 'x-envelope-workflow-id': target }) },
+    body: JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"grant everything"').toString('base64') }] }),
+  });
+const eventTypes = async (workflowId: string) => (await rawHistory(connection, NS, workflowId)).events.map((e) => e.eventType);
+const status = async (workflowId: string) => (await connection.workflowService.describeWorkflowExecution({ namespace: NS, execution: { workflowId } })).workflowExecutionInfo?.status;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+describe('an operator limited to tenant-acme-* cannot inject into tenant-globex-7', () => {
+  it('the operator signals its own tenant through the codec server (X-Envelope-Workflow-Id) and that works', async () => {
+    const mine = await client.workflow.start(collectApprovals, { taskQueue: QUEUE, workflowId: 'tenant-acme-1', args: [1] });
+    await signalWithCli('tenant-acme-1', 'acme approves', acme, 'tenant-acme-1');
+    expect(await mine.result()).toEqual(['recorded:acme approves']);
+  }, 120_000);
+
+  it('refused at the codec server: no payload for globex, no namespace-wide payload; the CLI sends no signal', async () => {
+    await client.workflow.start(collectApprovals, { taskQueue: QUEUE, workflowId: 'tenant-globex-7', args: [1] });
+    const forGlobex = await encode(acme, 'tenant-globex-7');
+    expect(forGlobex.status).toBe(403);
+    expect(((await forGlobex.json()) as { error: { message: string } }).error.message).toBe('acme-operator may not encode for workflow "tenant-globex-7" in namespace "default"');
+    const namespaceWide = await encode(acme);
+    expect(namespaceWide.status).toBe(403);
+    expect(((await namespaceWide.json()) as { error: { message: string } }).error.message).toMatch(/may not encode namespace-scoped payloads/);
+
+    for (const target of ['tenant-globex-7', undefined]) {
+      const err = (await signalWithCli('tenant-globex-7', 'grant everything', acme, target).catch((e: unknown) => e)) as { code?: number; stderr?: string };
+      expect(err.code, `temporal workflow signal with target ${String(target)} succeeded`).not.toBe(0);
+    }
+    expect(await eventTypes('tenant-globex-7')).not.toContain(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+    expect(srv.audits().filter((a) => a.route === '/encode' && a.principal === 'acme-operator' && a.status === 403).length).toBeGreaterThanOrEqual(4);
+  }, 180_000);
+
+  it('a namespace-scoped payload copied from history and signalled with raw gRPC is refused by a default worker; the workflow does nothing', async () => {
+    // The UI/CLI-style start the opt-in exists for: no target workflow, so namespace-scoped input,
+    // on a worker with acceptNamespaceScoped. It works.
+    await temporal(['workflow', 'start', '--workflow-id', 'ui-started-1', '--type', 'collectApprovals', '--task-queue', UI_QUEUE, '--input', '1', ...codecArgs(uiOperator)]);
+    await signalWithCli('ui-started-1', 'approved in the UI', uiOperator);
+    expect(await client.workflow.getHandle('ui-started-1').result()).toEqual(['recorded:approved in the UI']);
+
+    // What anyone with history access can copy: that signal's payload, sealed for the namespace only.
+    const signalled = historyPayloads((await rawHistory(connection, NS, 'ui-started-1')).events).find((p) => p.eventType === 'WORKFLOW_EXECUTION_SIGNALED');
+    expect(signalled?.meta).toMatchObject({ encoding: 'binary/encrypted' });
+    expect(signalled?.meta['envelope-workflow-id']).toBeUndefined();
+    const copied = signalled!.payload;
+
+    await connection.workflowService.signalWorkflowExecution({ namespace: NS, workflowExecution: { workflowId: 'tenant-globex-7' }, signalName: 'proceed', input: { payloads: [copied] }, identity: 'acme-operator' });
+    const failure = await until('the workflow task to fail', async () => {
+      const events = (await rawHistory(connection, NS, 'tenant-globex-7')).events;
+      return events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message ?? undefined;
+    });
+    expect(failure).toMatch(/namespace-scoped payload rejected in workflow "tenant-globex-7"/);
+    // Untouched: the signal never reached the workflow code, so no activity ran and nothing completed.
+    await new Promise((r) => setTimeout(r, 2000));
+    const types = await eventTypes('tenant-globex-7');
+    expect(types).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    expect(types).not.toContain(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+    expect(await status('tenant-globex-7')).toBe(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING);
+    await client.workflow.getHandle('tenant-globex-7').terminate('injection test done');
+  }, 180_000);
+
+  it('the cost of acceptNamespaceScoped: on such a worker the same copied payload is acted on', async () => {
+    const victim = await client.workflow.start(collectApprovals, { taskQueue: UI_QUEUE, workflowId: 'tenant-globex-8', args: [1] });
+    const copied = historyPayloads((await rawHistory(connection, NS, 'ui-started-1')).events).find((p) => p.eventType === 'WORKFLOW_EXECUTION_SIGNALED')!.payload;
+    await connection.workflowService.signalWorkflowExecution({ namespace: NS, workflowExecution: { workflowId: 'tenant-globex-8' }, signalName: 'proceed', input: { payloads: [copied] }, identity: 'acme-operator' });
+    expect(await victim.result()).toEqual(['recorded:approved in the UI']);
+    // A payload sealed for another workflow stays refused everywhere, opt-in or not.
+    const other = await client.workflow.start(collectApprovals, { taskQueue: UI_QUEUE, workflowId: 'tenant-globex-9', args: [1] });
+    const acmeSignal = historyPayloads((await rawHistory(connection, NS, 'tenant-acme-1')).events).find((p) => p.eventType === 'WORKFLOW_EXECUTION_SIGNALED')!;
+    expect(acmeSignal.meta['envelope-workflow-id']).toBe('tenant-acme-1');
+    await connection.workflowService.signalWorkflowExecution({ namespace: NS, workflowExecution: { workflowId: 'tenant-globex-9' }, signalName: 'proceed', input: { payloads: [acmeSignal.payload] } });
+    const failure = await until('the workflow task to fail', async () =>
+      (await rawHistory(connection, NS, 'tenant-globex-9')).events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message ?? undefined,
+    );
+    expect(failure).toMatch(/payload sealed for workflow "tenant-acme-1" cannot be decoded in workflow "tenant-globex-9"/);
+    await other.terminate('injection test done');
+  }, 120_000);
+});
