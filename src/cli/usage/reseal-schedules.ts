@@ -59,7 +59,8 @@ interface Stale {
 const MAX_CONFLICT_RETRIES = 3;
 
 export async function resealSchedules(options: ResealOptions): Promise<ScheduleReseal[]> {
-  const ids = options.scheduleIds ?? (await collect(listScheduleIds(options.service, options.namespace)));
+  // Sorted, so a report reads the same from run to run (the listing's order is the server's).
+  const ids = options.scheduleIds ?? (await collect(listScheduleIds(options.service, options.namespace))).sort();
   const out: ScheduleReseal[] = [];
   for (const scheduleId of ids) {
     const outcome = await resealOne(options, scheduleId);
