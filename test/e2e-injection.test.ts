@@ -1,19 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeCodec } from '../codecs/index.js';
-import { LocalKeyring } from '../keys/index.js';
-import { exampleCodec, FAILURE_CONVERTER_PATH } from '../examples/codec.js';
-import { createExampleWorker, exampleWorkflowBundle } from '../examples/worker.js';
 import { collectApprovals } from '../examples/workflows.js';
-import { startDevServer, TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
+import { TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
 import { historyPayloads, rawHistory } from './e2e-support/history.js';
+import { startTwoWorkers, type TwoWorkers } from './e2e-support/two-workers.js';
 import { buildTestServer, token } from './support/server-harness.js';
 
 /**
@@ -32,32 +25,19 @@ const QUEUE = 'tenants';
 const UI_QUEUE = 'tenants-ui-input';
 const { EventType, WorkflowExecutionStatus } = proto.temporal.api.enums.v1;
 
-const dir = mkdtempSync(path.join(tmpdir(), 'te-e2e-injection-'));
 let dev: DevServer;
-let keys: LocalKeyring;
 let connection: Connection;
-let native: NativeConnection;
 let client: Client;
-const workers: { worker: Worker; running: Promise<void> }[] = [];
+let fixture: TwoWorkers;
 let codecUrl: string;
 let srv: Awaited<ReturnType<typeof buildTestServer>>;
 const acme = token('acme-operator');
 const uiOperator = token('ui-operator');
 
 beforeAll(async () => {
-  dev = await startDevServer();
-  keys = await LocalKeyring.open({ path: path.join(dir, 'keyring.json'), create: true, watchIntervalMs: 0, warn: () => {} });
-  connection = await Connection.connect({ address: dev.address });
-  native = await NativeConnection.connect({ address: dev.address });
-  const workflowBundle = await exampleWorkflowBundle();
-  for (const [taskQueue, codec] of [
-    [QUEUE, exampleCodec(keys)],
-    [UI_QUEUE, new EnvelopeCodec({ keyProviders: keys, requireEncryption: true, acceptNamespaceScoped: true })],
-  ] as const) {
-    const worker = await createExampleWorker({ connection: native, keys, taskQueue, workflowBundle, codec });
-    workers.push({ worker, running: worker.run() });
-  }
-  client = new Client({ connection, namespace: NS, dataConverter: { payloadCodecs: [exampleCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH } });
+  // A worker with the default options on QUEUE, one that accepts namespace-scoped input on UI_QUEUE.
+  fixture = await startTwoWorkers({ namespace: NS, queue: QUEUE, uiQueue: UI_QUEUE });
+  ({ dev, connection, client } = fixture);
   srv = await buildTestServer(
     {
       auth: { staticTokens: [acme.entry, uiOperator.entry] },
@@ -68,20 +48,14 @@ beforeAll(async () => {
         ],
       },
     },
-    keys,
+    fixture.keys,
   );
   codecUrl = await srv.app.listen({ host: '127.0.0.1', port: 0 });
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
-  await Promise.all(workers.map((w) => w.running));
   await srv?.app.close();
-  await native?.close();
-  await connection?.close();
-  keys?.close();
-  await dev?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 const temporal = (args: string[]) => run(TEMPORAL_BIN, [...args, '--address', dev.address, '--namespace', NS], { maxBuffer: 16 * 1024 * 1024 });

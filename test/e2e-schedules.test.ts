@@ -1,21 +1,14 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeCodec } from '../codecs/index.js';
-import { LocalKeyring } from '../keys/index.js';
-import { exampleCodec, FAILURE_CONVERTER_PATH } from '../examples/codec.js';
-import { createExampleWorker, exampleWorkflowBundle } from '../examples/worker.js';
 import { scheduledReport } from '../examples/workflows.js';
 import { isScheduleRunOf } from '../primitives/scope-rules.js';
 import { forEachPayload } from '../src/cli/usage/history-payloads.js';
-import { startDevServer, TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
+import { TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
 import { historyPayloads, rawHistory } from './e2e-support/history.js';
+import { startTwoWorkers, type TwoWorkers } from './e2e-support/two-workers.js';
 import { buildTestServer, token } from './support/server-harness.js';
 
 /**
@@ -43,47 +36,26 @@ const CANARY = {
 };
 const { DescribeScheduleResponse } = proto.temporal.api.workflowservice.v1;
 
-const dir = mkdtempSync(path.join(tmpdir(), 'te-e2e-schedules-'));
 let dev: DevServer;
-let keys: LocalKeyring;
 let connection: Connection;
-let native: NativeConnection;
 let client: Client;
-const workers: { worker: Worker; running: Promise<void> }[] = [];
+let fixture: TwoWorkers;
 let codecUrl: string;
 let closeCodecServer: () => Promise<void>;
 const ops = token('ops');
 
 beforeAll(async () => {
-  dev = await startDevServer();
-  keys = await LocalKeyring.open({ path: path.join(dir, 'keyring.json'), create: true, watchIntervalMs: 0, warn: () => {} });
-  connection = await Connection.connect({ address: dev.address });
-  native = await NativeConnection.connect({ address: dev.address });
-  const workflowBundle = await exampleWorkflowBundle();
-  // The default worker: exampleCodec, i.e. requireEncryption and the codec's default scope rules.
-  // The other opted in to namespace-scoped input (operators starting workflows from the UI or CLI).
-  for (const [taskQueue, codec] of [
-    [QUEUE, exampleCodec(keys)],
-    [UI_QUEUE, new EnvelopeCodec({ keyProviders: keys, requireEncryption: true, acceptNamespaceScoped: true })],
-  ] as const) {
-    const worker = await createExampleWorker({ connection: native, keys, taskQueue, workflowBundle, codec });
-    workers.push({ worker, running: worker.run() });
-  }
-  client = new Client({ connection, namespace: NS, dataConverter: { payloadCodecs: [exampleCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH } });
-  const srv = await buildTestServer({ auth: { staticTokens: [ops.entry] }, policy: { rules: [{ principals: ['ops'], namespaces: [NS], actions: ['decode', 'encode'] }] } }, keys);
+  // A worker with the default options on QUEUE, one that accepts namespace-scoped input on UI_QUEUE.
+  fixture = await startTwoWorkers({ namespace: NS, queue: QUEUE, uiQueue: UI_QUEUE });
+  ({ dev, connection, client } = fixture);
+  const srv = await buildTestServer({ auth: { staticTokens: [ops.entry] }, policy: { rules: [{ principals: ['ops'], namespaces: [NS], actions: ['decode', 'encode'] }] } }, fixture.keys);
   codecUrl = await srv.app.listen({ host: '127.0.0.1', port: 0 });
   closeCodecServer = () => srv.app.close();
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
-  await Promise.all(workers.map((w) => w.running));
   await closeCodecServer?.();
-  await native?.close();
-  await connection?.close();
-  keys?.close();
-  await dev?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 async function describeRaw(scheduleId: string) {
