@@ -31,13 +31,16 @@ const workers: { worker: Worker; done: Promise<void> }[] = [];
 const rings: AwsKmsKeyring[] = [];
 
 let ring: () => AwsKmsKeyring;
+let kek: string;
+let bundle: Promise<{ code: string }> | undefined;
+const workflowBundle = () => (bundle ??= exampleWorkflowBundle());
 
 beforeAll(async () => {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   [dev, moto] = await Promise.all([startDevServer(), startMoto()]);
   proxy = await FaultProxy.start(moto.endpoint);
   const admin = new KMSClient({ region, endpoint: moto.endpoint, credentials });
-  const kek = (await admin.send(new CreateKeyCommand({ Description: 'temporal-envelope e2e' }))).KeyMetadata!.Arn!;
+  kek = (await admin.send(new CreateKeyCommand({ Description: 'temporal-envelope e2e' }))).KeyMetadata!.Arn!;
   admin.destroy();
   // Each process (worker, client) has its own keyring client and DEK cache, as in production.
   ring = () => {
@@ -66,7 +69,7 @@ async function startWorker(taskQueue: string, bundle: { code: string }): Promise
 
 describe('KMS outage in the middle of a run', () => {
   it('cached keys keep running workflows going, new work fails retryably, all completes after recovery', async () => {
-    const bundle = await exampleWorkflowBundle();
+    const bundle = await workflowBundle();
     await startWorker('kms-running', bundle);
     const client = new Client({ connection, dataConverter: { payloadCodecs: [exampleCodec(ring())], failureConverterPath: FAILURE_CONVERTER_PATH } });
 
@@ -117,5 +120,36 @@ describe('KMS outage in the middle of a run', () => {
     expect(failure?.message ?? '').not.toMatch(/secret|BEGIN|key material/i);
     expect(await a.result()).toEqual(['recorded:a-1', 'recorded:a-2']);
     expect(err).not.toBeInstanceOf(WorkflowFailedError);
+  });
+
+  // The hazard the Go SDK has (it drops a signal that does not decode; codecs/go codec.SignalInterceptor
+  // closes it): the TypeScript SDK decodes a whole activation before running it
+  // (@temporalio/worker worker.ts, handleActivation -> workflowCodecRunner.decodeActivation) and turns
+  // any codec error into a failed workflow task, so such a signal is retried, not lost.
+  it('a signal sealed by another process while KMS is down fails the workflow task and reaches the workflow after recovery', async () => {
+    await startWorker('kms-signal', await workflowBundle());
+    const starter = new Client({ connection, dataConverter: { payloadCodecs: [exampleCodec(ring())], failureConverterPath: FAILURE_CONVERTER_PATH } });
+    // The other process reaches KMS without the proxy: its signal is sealed with a data key of its own.
+    const direct = new AwsKmsKeyring({ keys: [{ keyId: kek }], region, endpoint: moto.endpoint, credentials });
+    rings.push(direct);
+    const signaller = new Client({ connection, dataConverter: { payloadCodecs: [exampleCodec(direct)], failureConverterPath: FAILURE_CONVERTER_PATH } });
+    const id = 'kms-signal-1';
+    const handle = await starter.workflow.start(collectApprovals, { taskQueue: 'kms-signal', workflowId: id, args: [1] });
+    await expect.poll(async () => (await rawHistory(connection, 'default', id)).events.some((e) => e.workflowTaskCompletedEventAttributes), { timeout: 20_000 }).toBe(true);
+
+    proxy.set({ kind: 'reset' });
+    const requestsAtOutage = proxy.requests;
+    await signaller.workflow.getHandle(id).signal(proceed, 'sent-during-outage');
+    const afterSignal = async () => {
+      const events = (await rawHistory(connection, 'default', id)).events;
+      return events.slice(events.findIndex((e) => e.workflowExecutionSignaledEventAttributes));
+    };
+    await expect.poll(async () => (await afterSignal()).some((e) => e.workflowTaskFailedEventAttributes), { timeout: 30_000 }).toBe(true);
+    const failed = (await afterSignal()).find((e) => e.workflowTaskFailedEventAttributes)!.workflowTaskFailedEventAttributes!.failure;
+    expect(failed?.message).toMatch(/^KMS Decrypt with .* failed and may succeed later/); // KmsUnavailableError, readable
+    expect(proxy.requests).toBeGreaterThan(requestsAtOutage);
+
+    proxy.set({ kind: 'pass' });
+    expect(await handle.result()).toEqual(['recorded:sent-during-outage']);
   });
 });

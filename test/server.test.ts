@@ -162,7 +162,9 @@ describe('authentication and authorization', () => {
   });
 
   it('issues a session cookie after a token login, usable for /decode, and never stores the token in it', async () => {
-    const login = await srv.app.inject({ method: 'POST', url: '/login', payload: `token=${encodeURIComponent(alice.value)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    // As the login page's own form posts it (same origin: see test/login-csrf.test.ts).
+    const fromLoginPage = { host: 'localhost:80', origin: 'http://localhost', 'sec-fetch-site': 'same-origin' };
+    const login = await srv.app.inject({ method: 'POST', url: '/login', payload: `token=${encodeURIComponent(alice.value)}`, headers: { 'content-type': 'application/x-www-form-urlencoded', ...fromLoginPage } });
     expect(login.statusCode).toBe(200);
     const cookie = String(login.headers['set-cookie']);
     expect(cookie).toMatch(/te_session=.+; Path=\/; HttpOnly; SameSite=Lax/);

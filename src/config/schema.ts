@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decodeSecret } from './secret.js';
 
 /**
  * The codec server's configuration: one schema, defaults that are safe on a laptop (loopback only,
@@ -31,14 +32,24 @@ const jwt = z
   })
   .strict();
 
+/** Longest policy glob: the matcher's work grows with it (src/server/glob.ts, which enforces it too). */
+export const MAX_GLOB_PATTERN_LENGTH = 256;
+const globPattern = z.string().min(1).max(MAX_GLOB_PATTERN_LENGTH, `expected a glob of at most ${MAX_GLOB_PATTERN_LENGTH} characters`);
+
+/** A key given as base64: judged by the bytes it decodes to (src/config/secret.ts). */
+const base64Secret = z.string().superRefine((value, ctx) => {
+  const decoded = decodeSecret(value);
+  if (!decoded.ok) ctx.addIssue({ code: 'custom', message: decoded.problem });
+});
+
 const rule = z
   .object({
     /** Principals (static token names or JWT subjects) this rule applies to; "*" for any authenticated caller. */
     principals: z.array(z.string().min(1)).default([]),
     groups: z.array(z.string().min(1)).default([]),
-    namespaces: z.array(z.string().min(1)).min(1),
+    namespaces: z.array(globPattern).min(1),
     /** Globs on the sealed workflow id: "*" any run of characters, "?" one. Absent: any workflow. */
-    workflowIdPatterns: z.array(z.string().min(1)).optional(),
+    workflowIdPatterns: z.array(globPattern).optional(),
     /** Whether namespace-scoped payloads (no workflow id) match a rule with workflowIdPatterns. Default false. */
     includeNamespaceScoped: z.boolean().default(false),
     actions: z.array(z.enum(['decode', 'encode'])).min(1),
@@ -55,7 +66,17 @@ export const configSchema = z
         bodyLimitBytes: positiveInt.max(64 * 1024 * 1024).default(4 * 1024 * 1024),
         maxPayloadsPerRequest: positiveInt.max(100_000).default(1000),
         requestTimeoutMs: positiveInt.default(15_000),
-        trustProxy: z.union([z.boolean(), z.string().min(1), positiveInt]).default(false),
+        /**
+         * Which peers may set X-Forwarded-For/-Proto/-Host: true (any), or their addresses/CIDRs,
+         * comma-separated. Not a hop count: fastify ≥ 5.12 trusts no proxy for one, silently.
+         */
+        trustProxy: z
+          .union([z.boolean(), z.string().min(1), z.number()])
+          .refine((v) => typeof v !== 'number', {
+            message: 'a hop count is not accepted (fastify trusts no proxy for one, since a client could forge the hops); give the proxy addresses or CIDRs, e.g. "10.0.0.0/8", or true',
+          })
+          .transform((v) => v as boolean | string)
+          .default(false),
         tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
         shutdownGraceMs: positiveInt.default(10_000),
       })
@@ -76,7 +97,7 @@ export const configSchema = z
           .object({
             enabled: z.boolean().default(true),
             /** HMAC key for session cookies, base64 (≥ 32 bytes). Absent: random per process (sessions end on restart). */
-            secret: z.string().min(44).optional(),
+            secret: base64Secret.optional(),
             ttlSeconds: positiveInt.max(24 * 3600).default(3600),
             cookieName: z.string().regex(/^[A-Za-z0-9_-]+$/).default('te_session'),
           })
@@ -142,9 +163,21 @@ export const configSchema = z
     rateLimit: z
       .object({
         enabled: z.boolean().default(true),
-        /** Requests per principal (or per client IP before authentication) per window. */
+        /** Requests per authenticated principal per window (per client address on /login). */
         max: positiveInt.default(600),
         windowMs: positiveInt.default(60_000),
+        /**
+         * Unproven credentials (unknown token, bad JWT signature, malformed header) per client
+         * address per window, counted before authentication; past it the address gets 429.
+         */
+        failedAuth: z
+          .object({
+            enabled: z.boolean().default(true),
+            max: positiveInt.default(20),
+            windowMs: positiveInt.default(60_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

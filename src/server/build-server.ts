@@ -8,10 +8,13 @@ import type { ScopeSecretStore } from '../../keys/shred-store.js';
 import { forgetShreddedScopes } from '../../keys/shreddable-provider.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Authenticator } from './auth/authenticator.js';
+import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
-import { toHttp } from './http-errors.js';
+import { clientErrorHandler } from './client-errors.js';
+import { errorHeaders, toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
+import { nodeServerTimeouts } from './node-timeouts.js';
 import { Policy } from './policy.js';
 import { registerCodecRoutes } from './routes/codec-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -57,7 +60,9 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
   const shredWatch = deps.shreds && deps.shreds.watchIntervalMs > 0 ? forgetShreddedScopes(deps.shreds.store, codec.keys, deps.shreds.watchIntervalMs) : undefined;
   const auth = new Authenticator(config.auth, deps.extraTokens);
   const policy = new Policy(config.policy);
+  const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
 
+  const timeouts = nodeServerTimeouts(config.server.requestTimeoutMs);
   const app = Fastify({
     loggerInstance: deps.logger,
     // The audit line is the request log; fastify's own would double it.
@@ -65,15 +70,18 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
     connectionTimeout: config.server.requestTimeoutMs * 2,
-    // fastify accepts a hop count too; its typings for this overload omit it.
-    trustProxy: config.server.trustProxy as boolean | string,
+    trustProxy: config.server.trustProxy,
     return503OnClosing: true,
-    ...(deps.https ? { https: deps.https } : {}),
+    // Node applies these only when given at creation (node-timeouts.ts).
+    ...(deps.https ? { https: { ...deps.https, ...timeouts } } : { http: timeouts }),
+    clientErrorHandler: clientErrorHandler(config.server.requestTimeoutMs, deps.logger),
   }) as unknown as FastifyInstance;
 
   app.setErrorHandler((err, req, reply) => {
     const { status, body, unexpected } = toHttp(err);
     if (unexpected) req.log.error({ err: { type: (err as Error).name, code: (err as { code?: string }).code } }, 'unexpected error');
+    const headers = errorHeaders(err);
+    if (headers) void reply.headers(headers);
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -100,8 +108,8 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
 
   if (shredWatch) app.addHook('onClose', async () => shredWatch.close());
   registerHealthRoutes(app, { keyProvider: deps.keyProvider, metrics });
-  registerCodecRoutes(app, { config, codec, auth, policy, metrics, logger: deps.logger });
-  if (auth.sessions) registerLoginRoutes(app, { config, auth, sessions: auth.sessions, secure: Boolean(deps.https) });
+  registerCodecRoutes(app, { config, codec, auth, throttle, policy, metrics, logger: deps.logger });
+  if (auth.sessions) registerLoginRoutes(app, { config, auth, throttle, sessions: auth.sessions, secure: Boolean(deps.https) });
 
   return { app, codec, metrics };
 }

@@ -1,18 +1,43 @@
 import { isEnvelopeError, type EnvelopeErrorCode } from '../../primitives/errors.js';
 
 /** Failures only the HTTP edge has: who is calling and what they sent. */
-export type HttpErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_REQUEST' | 'RATE_LIMITED' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'TIMEOUT';
+export type HttpErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_REQUEST'
+  | 'RATE_LIMITED'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'TIMEOUT'
+  | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE';
+
+export interface HttpErrorDetail {
+  /** Sent as Retry-After (seconds). */
+  retryAfterSeconds?: number;
+  /**
+   * For UNAUTHENTICATED: the credential did not prove itself (unknown token, bad signature or
+   * MAC, malformed), which is what a guess looks like and what the failed-authentication throttle
+   * counts; an authentic credential that has expired or was revoked is not a guess.
+   */
+  unproven?: boolean;
+}
 
 export class HttpError extends Error {
   constructor(
     readonly code: HttpErrorCode,
     message: string,
+    readonly detail: HttpErrorDetail = {},
   ) {
     super(message);
     this.name = 'HttpError';
   }
 }
 
+/** A credential that did not prove itself: counted against the caller's address. */
+export const unproven = (message: string) => new HttpError('UNAUTHENTICATED', message, { unproven: true });
+/** No credential, or an authentic one that no longer counts (expired, revoked, signed out). */
 export const unauthenticated = (message: string) => new HttpError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new HttpError('FORBIDDEN', message);
 export const badRequest = (message: string) => new HttpError('BAD_REQUEST', message);
@@ -26,6 +51,8 @@ const HTTP_STATUS: Record<HttpErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   TIMEOUT: 503,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
 };
 
 /**
@@ -82,4 +109,10 @@ export function toHttp(err: unknown): { status: number; body: ErrorBody; unexpec
     return { status: e.statusCode, body: { error: { code: 'BAD_REQUEST', message: String(e.message ?? 'bad request') } }, unexpected: false };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } }, unexpected: true };
+}
+
+/** Headers an error's answer carries (Retry-After for a throttled caller). */
+export function errorHeaders(err: unknown): Record<string, string> | undefined {
+  if (err instanceof HttpError && err.detail.retryAfterSeconds !== undefined) return { 'retry-after': String(err.detail.retryAfterSeconds) };
+  return undefined;
 }

@@ -4,6 +4,8 @@ export { serve } from './serve.js';
 export type { ServeOptions, RunningServer } from './serve.js';
 export { createLogger } from './audit.js';
 export type { AuditRecord } from './audit.js';
+export { Glob, MAX_GLOB_PATTERN_LENGTH, MAX_GLOB_TEXT_LENGTH } from './glob.js';
+export type { StepMeter } from './glob.js';
 export { ServerMetrics } from './metrics.js';
 export { Policy, glob } from './policy.js';
 export { loadConfig, validateConfig, configSchema, ENV_OVERRIDES, sha256Hex } from '../config/index.js';

@@ -1,6 +1,10 @@
 import type { Scope } from '../../primitives/scope.js';
 import type { PolicyRule, ServerConfig } from '../config/schema.js';
 import type { Principal } from './auth/principal.js';
+import { glob, type StepMeter } from './glob.js';
+
+// Where the server's index has always found it.
+export { glob };
 
 export type Action = 'decode' | 'encode';
 
@@ -17,20 +21,21 @@ export class Policy {
   }
 
   /** May `principal` do `action` in `namespace` at all (before looking at payloads)? */
-  allowsNamespace(principal: Principal, action: Action, namespace: string): boolean {
-    return this.rules.some((r) => r.appliesTo(principal) && r.actions.has(action) && r.matchesNamespace(namespace));
+  allowsNamespace(principal: Principal, action: Action, namespace: string, meter?: StepMeter): boolean {
+    return this.rules.some((r) => r.appliesTo(principal) && r.actions.has(action) && r.matchesNamespace(namespace, meter));
   }
 
-  allows(principal: Principal, action: Action, scope: Scope): boolean {
-    return this.rules.some((r) => r.appliesTo(principal) && r.actions.has(action) && r.matchesNamespace(scope.namespace) && r.matchesWorkflow(scope.workflowId));
+  /** `meter` counts the glob matcher's steps (see glob.ts): tests bound it for hostile ids. */
+  allows(principal: Principal, action: Action, scope: Scope, meter?: StepMeter): boolean {
+    return this.rules.some((r) => r.appliesTo(principal) && r.actions.has(action) && r.matchesNamespace(scope.namespace, meter) && r.matchesWorkflow(scope.workflowId, meter));
   }
 }
 
 interface CompiledRule {
   actions: ReadonlySet<Action>;
   appliesTo(p: Principal): boolean;
-  matchesNamespace(ns: string): boolean;
-  matchesWorkflow(id: string | undefined): boolean;
+  matchesNamespace(ns: string, meter?: StepMeter): boolean;
+  matchesWorkflow(id: string | undefined, meter?: StepMeter): boolean;
 }
 
 function compile(rule: PolicyRule): CompiledRule {
@@ -41,17 +46,11 @@ function compile(rule: PolicyRule): CompiledRule {
   return {
     actions: new Set(rule.actions),
     appliesTo: (p) => principals.has('*') || principals.has(p.id) || p.groups.some((g) => groups.has(g)),
-    matchesNamespace: (ns) => namespaces.some((re) => re.test(ns)),
-    matchesWorkflow: (id) => {
+    matchesNamespace: (ns, meter) => namespaces.some((g) => g.test(ns, meter)),
+    matchesWorkflow: (id, meter) => {
       if (patterns === undefined) return true;
       if (id === undefined) return rule.includeNamespaceScoped;
-      return patterns.some((re) => re.test(id));
+      return patterns.some((g) => g.test(id, meter));
     },
   };
-}
-
-/** Shell-style glob: `*` any run of characters, `?` one; everything else literal. */
-export function glob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
 }

@@ -71,6 +71,8 @@ type Codec struct {
 	requireEncryption   bool
 	rules               primitives.ScopeRules
 	random              io.Reader
+	// opened: payloads the SignalInterceptor opened, let through RequireEncryption by identity.
+	opened openedPayloads
 }
 
 var (
@@ -306,7 +308,7 @@ func (c *Codec) openOne(p *commonpb.Payload, expected *primitives.Scope) (*commo
 		return nil, primitives.Errorf(primitives.CodeMalformedPayload, "payload expected a Payload, got nil")
 	}
 	if !primitives.IsEncryptedEncoding(p) {
-		if c.requireEncryption {
+		if c.requireEncryption && !c.opened.has(p) {
 			return nil, primitives.Errorf(primitives.CodePlaintextRejected, "payload is not encrypted and this codec requires encryption")
 		}
 		return p, nil

@@ -38,8 +38,9 @@ func newKeyringFile(t *testing.T) string {
 }
 
 // newParty opens the keyring file (polled every 100 ms) and connects a client with the codec, the
-// failure converter and the warrant interceptor. wrap, when given, puts a provider in front of
-// the keyring (a KMS that can fail).
+// failure converter, the signal interceptor (so its workers use it) and the warrant interceptor,
+// as the README says to. wrap, when given, puts a provider in front of the keyring (a KMS that can
+// fail).
 func newParty(t *testing.T, keyringFile string, opts codec.Options, wrap func(keys.KeyProvider) keys.KeyProvider) *party {
 	t.Helper()
 	ring, err := keys.OpenLocalKeyring(keys.LocalKeyringOptions{Path: keyringFile, WatchInterval: 100 * time.Millisecond, Warn: func(m string) { t.Log(m) }})
@@ -63,7 +64,7 @@ func newParty(t *testing.T, keyringFile string, opts codec.Options, wrap func(ke
 	dc, fc := codec.Converters(c)
 	cl, err := client.Dial(client.Options{
 		HostPort: dev.Address, Namespace: "default", DataConverter: dc, FailureConverter: fc,
-		Interceptors: []interceptor.ClientInterceptor{warrant.ClientInterceptor()},
+		Interceptors: []interceptor.ClientInterceptor{codec.NewSignalInterceptor(c), warrant.ClientInterceptor()},
 		Logger:       testLogger{t},
 	})
 	if err != nil {

@@ -208,7 +208,8 @@ func TestFailureMessagesAreSealed(t *testing.T) {
 }
 
 // requireEncryption: a plaintext signal (sent by someone with signal permission but no key) is
-// refused; the workflow goes on with the sealed one only.
+// refused (the Go SDK drops a signal that does not decode); the workflow goes on with the sealed
+// one only.
 func TestRequireEncryptionRefusesAPlaintextSignal(t *testing.T) {
 	file := newKeyringFile(t)
 	workerSide := newParty(t, file, codec.Options{RequireEncryption: true}, nil)
@@ -254,6 +255,13 @@ func TestRequireEncryptionRefusesAPlaintextSignal(t *testing.T) {
 	}
 	if plain != 1 {
 		t.Fatalf("expected the injected plaintext signal in history (refused by the worker), found %d", plain)
+	}
+	// A permanent refusal is not retried: codec.SignalInterceptor fails the task only for retryable
+	// errors, so the refused signal is dropped and the workflow goes on.
+	for _, e := range fetchHistory(t, plainClient(t), id).events {
+		if e.GetWorkflowTaskFailedEventAttributes() != nil {
+			t.Fatalf("the refused signal failed a workflow task: %v", e.GetWorkflowTaskFailedEventAttributes().GetFailure().GetMessage())
+		}
 	}
 }
 

@@ -78,6 +78,8 @@ type AwsKmsKeyring struct {
 	clients map[string]KMSAPI
 
 	watch *fileWatch
+	// refresh re-reads the key config file if it changed (nil unless watched).
+	refresh func() (bool, error)
 }
 
 var arnRegion = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):`)
@@ -124,7 +126,10 @@ func AwsKmsKeyringFromConfigFile(file string, opts AwsKmsOptions, watchInterval 
 		if warn == nil {
 			warn = func(string) {}
 		}
-		r.watch = watchFile(watchInterval, func() (bool, error) {
+		var mu sync.Mutex // the watcher and Handles both refresh
+		r.refresh = func() (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
 			stamp, err := stampOf(file)
 			if err != nil || stamp == last {
 				return false, err
@@ -138,7 +143,8 @@ func AwsKmsKeyringFromConfigFile(file string, opts AwsKmsOptions, watchInterval 
 			}
 			last = stamp
 			return true, nil
-		}, func(err error) {
+		}
+		r.watch = watchFile(watchInterval, r.refresh, func(err error) {
 			warn(fmt.Sprintf("temporal-envelope: KMS key config reload failed, keeping the loaded keys: %v", err))
 		})
 	}
@@ -206,9 +212,16 @@ func (r *AwsKmsKeyring) entry(keyID string) (kmsKeyEntry, bool) {
 	return kmsKeyEntry{}, false
 }
 
+// Handles reports whether keyID is a configured KMS key. For an id it does not know, a keyring
+// read from a watched key config file first looks at the file (see knownAfterRefresh).
 func (r *AwsKmsKeyring) Handles(keyID string) bool {
-	_, ok := r.entry(keyID)
-	return ok
+	if _, ok := r.entry(keyID); ok {
+		return true
+	}
+	if r.refresh == nil {
+		return false
+	}
+	return knownAfterRefresh(r.refresh, func() bool { _, ok := r.entry(keyID); return ok })
 }
 
 func (r *AwsKmsKeyring) GenerateDataKey(ctx context.Context, scope primitives.Scope) (GeneratedDataKey, error) {

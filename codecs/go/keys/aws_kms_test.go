@@ -180,6 +180,20 @@ func TestKmsKeyConfigFileIsReadAndWatched(t *testing.T) {
 	if !ring.Handles("alias/te-1") {
 		t.Fatal("the demoted key must still decrypt")
 	}
+	// An id the keyring does not know yet makes it look at the file now, not at the watcher's next
+	// tick (an hour for this second keyring).
+	slow, err := keys.AwsKmsKeyringFromConfigFile(jsonFile, keys.AwsKmsOptions{Region: region}, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	write(jsonFile, `{"format":"temporal-envelope-kms-keys/v1","keys":[{"keyId":"alias/te-3","state":"primary","added":"2026-11-26T10:00:00.000Z"},{"keyId":"alias/te-2","state":"decrypt-only","added":"2026-11-25T10:00:00.000Z","demoted":"2026-11-26T10:00:00.000Z"}]}`)
+	if !slow.Handles("alias/te-3") || slow.PrimaryKeyID() != "alias/te-3" {
+		t.Fatalf("a key rotated a moment ago: handles %v, primary %s", slow.Handles("alias/te-3"), slow.PrimaryKeyID())
+	}
+	if slow.Handles("alias/te-nowhere") {
+		t.Fatal("an id in no version of the file")
+	}
 
 	yamlFile := filepath.Join(dir, "kms-keys.yaml")
 	write(yamlFile, "format: temporal-envelope-kms-keys/v1\nkeys:\n  - keyId: alias/te-y\n    state: primary\n    added: 2026-11-24T10:00:00.000Z\n")

@@ -60,3 +60,14 @@ func stampOf(file string) (fileStamp, error) {
 	}
 	return fileStamp{mod: info.ModTime(), size: info.Size()}, nil
 }
+
+// knownAfterRefresh is what a watched provider does with a key id it does not hold: look at its
+// file now (refresh re-reads it if it changed) and ask again. The id may name a KEK that
+// `keys rotate` wrote a moment ago: another process that read the file first already seals with it,
+// and the watcher would only see it at its next tick. Without this, such a payload fails with
+// UNKNOWN_KEY, and a signal carrying it is dropped by the Go SDK. One stat per unknown id, and only
+// on a data-key cache miss (the cache is asked first).
+func knownAfterRefresh(refresh func() (bool, error), known func() bool) bool {
+	changed, err := refresh()
+	return err == nil && changed && known()
+}

@@ -209,7 +209,19 @@ func (r *LocalKeyring) PrimaryKeyID() string {
 	return r.primary.id
 }
 
+// Handles reports whether the keyring holds keyID. For an id it does not hold, a watched keyring
+// first looks at the file (see knownAfterRefresh).
 func (r *LocalKeyring) Handles(keyID string) bool {
+	if r.holds(keyID) {
+		return true
+	}
+	if r.watch == nil {
+		return false
+	}
+	return knownAfterRefresh(r.ReloadIfChanged, func() bool { return r.holds(keyID) })
+}
+
+func (r *LocalKeyring) holds(keyID string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	_, ok := r.keks[keyID]

@@ -181,6 +181,56 @@ func TestRotationReachesARunningKeyringWithoutRestart(t *testing.T) {
 	}
 }
 
+// A payload wrapped under a KEK that `keys rotate` wrote a moment ago, by a process that read the
+// file first, opens at once: the keyring looks at the file for an id it does not hold instead of
+// waiting for its watcher (an hour here). A keyring that does not watch its file does not.
+func TestAKeyRotatedAMomentAgoOpensBeforeTheWatcherTicks(t *testing.T) {
+	file, doc := newKeyringFile(t)
+	ring, err := OpenLocalKeyring(LocalKeyringOptions{Path: file, WatchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Close()
+	unwatched, err := OpenLocalKeyring(LocalKeyringOptions{Path: file, WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unwatched.Close()
+
+	next, _ := NewKeyEntry(2, time.Now())
+	doc.Keys[0].State = KekDecryptOnly
+	doc.Keys = append(doc.Keys, next)
+	if err := WriteKeyring(file, doc); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := LocalKeyringFromDocument(doc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := primitives.Scope{Namespace: "default", WorkflowID: "wf"}
+	dek, err := sealer.GenerateDataKey(ctx, scope)
+	if err != nil || dek.KeyID != next.ID {
+		t.Fatalf("%v %v", dek.KeyID, err)
+	}
+	if unwatched.Handles(next.ID) {
+		t.Fatal("a keyring that does not watch its file must not re-read it")
+	}
+	set, err := NewProviderSet(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := set.DecryptDataKey(ctx, dek.KeyID, dek.Wrapped, scope)
+	if err != nil || !bytes.Equal(got, dek.Plaintext) {
+		t.Fatalf("a key rotated a moment ago: %v", err)
+	}
+	if ring.PrimaryKeyID() != next.ID {
+		t.Fatalf("the re-read file's primary is %s, want %s", ring.PrimaryKeyID(), next.ID)
+	}
+	if ring.Handles("local-99-00000000") {
+		t.Fatal("an id in no version of the file")
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

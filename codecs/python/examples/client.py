@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import traceback
 import uuid
 from typing import Any
 
@@ -51,4 +53,15 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    try:
+        code = asyncio.run(main())
+    except Exception:
+        traceback.print_exc()
+        code = 1
+    # temporalio's Rust bridge keeps threads that can outlive the event loop; tearing the interpreter
+    # down around them now and then aborts a short-lived client after its work is done ("Fatal Python
+    # error: PyGILState_Release", sdk-python#300). The result is printed: flush and leave without
+    # interpreter finalization, so the exit code is the client's own.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

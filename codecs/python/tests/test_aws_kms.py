@@ -128,6 +128,21 @@ async def test_key_config_file_rotation_and_retirement_without_restart(moto: Mot
     with pytest.raises(KeyRetiredError):
         await kms.decrypt_data_key(first, old.wrapped, SCOPE)
 
+    # A keyring whose next check is an hour away looks at the file as soon as it is asked for a key
+    # id it does not hold (a rotation another process read first).
+    slow = AwsKmsKeyring.from_key_config_file(
+        str(path), region="us-east-1", endpoint=moto.endpoint, credentials=CREDS, watch_interval_seconds=3600
+    )
+    third = new_key(moto)
+    write(
+        [
+            {"keyId": third, "state": "primary", "added": "2026-11-26T00:00:00.000Z"},
+            {"keyId": second, "state": "decrypt-only", "added": "2026-11-25T00:00:00.000Z"},
+        ]
+    )
+    assert slow.handles(third) and slow.primary_key_id() == third
+    assert not slow.handles("alias/nowhere")
+
 
 def test_a_bad_key_config_is_refused_naming_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"

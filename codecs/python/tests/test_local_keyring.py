@@ -107,6 +107,23 @@ async def test_rotation_and_retirement_reach_a_running_keyring(keyring_file: Pat
         await ring.decrypt_data_key(old, before.wrapped, SCOPE)
 
 
+async def test_a_key_rotated_a_moment_ago_opens_before_the_next_due_check(keyring_file: Path) -> None:
+    """Another process read the rotated file first and seals with the new KEK; this keyring, whose
+    next check is an hour away, looks at the file as soon as it is asked for an id it does not
+    hold. One that does not watch its file does not."""
+    ring = LocalKeyring.open(str(keyring_file), watch_interval_seconds=3600)
+    unwatched = LocalKeyring.open(str(keyring_file), watch_interval_seconds=0)
+    new = rotate(keyring_file)
+    sealer = LocalKeyring.open(str(keyring_file), watch_interval_seconds=0)
+    dk = await sealer.generate_data_key(SCOPE)
+    assert dk.key_id == new
+    assert not unwatched.handles(new)
+    assert await ring.decrypt_data_key(new, dk.wrapped, SCOPE) == dk.plaintext
+    assert ring.primary_key_id() == new
+    with pytest.raises(UnknownKeyError):
+        await ring.decrypt_data_key("local-99-00000000", dk.wrapped, SCOPE)
+
+
 async def test_a_broken_file_keeps_the_loaded_keys_and_warns(keyring_file: Path) -> None:
     warnings: list[str] = []
     ring = LocalKeyring.open(str(keyring_file), watch_interval_seconds=0.01, warn=warnings.append)

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from support import e2e_activities
 from support.e2e_workflows import FailingGrant, SecretRoundTrip, WarrantedGrant
+from support.providers import ScriptedProvider
 from support.history import history_bytes, payloads_in, raw_history
 from support.paths import REPO_ROOT
 from support.servers import DevServer
@@ -34,6 +35,7 @@ from temporal_envelope import (
     LocalKeyring,
     envelope_data_converter,
 )
+from temporal_envelope.primitives import KmsUnavailableError
 
 WORKFLOWS = [SecretRoundTrip, FailingGrant, WarrantedGrant]
 
@@ -139,6 +141,31 @@ async def test_require_encryption_refuses_a_plaintext_signal(
         await handle.terminate("test over")
     # The worker logged the refused task (the SDK logs activation failures), never the payload.
     assert "PLAINTEXT_REJECTED" in caplog.text and injected not in caplog.text
+
+
+async def test_a_signal_that_arrives_while_kms_is_down_fails_the_task_and_is_delivered_after(
+    dev_server: DevServer, keyring_file: Path
+) -> None:
+    """temporalio decodes a whole activation before running it (worker/_workflow.py,
+    _handle_activation -> decode_activation) and fails the workflow task on a codec error that is
+    not a non-retryable ApplicationError (ours never are). So a signal whose data key needs KMS
+    while KMS is down is not lost, unlike in the Go SDK without codec.SignalInterceptor: the task
+    fails, Temporal retries it, and once KMS answers the workflow receives the signal."""
+    kms = ScriptedProvider(LocalKeyring.open(str(keyring_file)))
+    sent = canary()
+    async with running(dev_server, EnvelopeCodec(kms, require_encryption=True)) as (client, queue):
+        wf_id = f"kms-signal-{uuid.uuid4().hex[:8]}"
+        handle: WorkflowHandle[Any, Any] = await client.start_workflow("SecretRoundTrip", {"secret": "s"}, id=wf_id, task_queue=queue)
+        await wait_for_event(client, wf_id, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+        kms.fail = KmsUnavailableError("KMS Decrypt timed out (test outage)")
+        # Another process seals the signal with a data key of its own: the worker must ask KMS.
+        other = await Client.connect(dev_server.address, data_converter=envelope_data_converter(EnvelopeCodec(LocalKeyring.open(str(keyring_file)))))
+        await other.get_workflow_handle(wf_id).signal("proceed", sent)
+        failed = await wait_for_event(client, wf_id, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+        assert failed.workflow_task_failed_event_attributes.failure.message.startswith("KMS_UNAVAILABLE")
+        kms.fail = None
+        assert await asyncio.wait_for(handle.result(), 60) == {"activity": {"seen": "s"}, "signal": sent}
+        assert kms.decrypt_calls >= 2  # refused during the outage, answered after
 
 
 async def test_a_keyring_rotation_reaches_the_running_worker(dev_server: DevServer, keyring_file: Path) -> None:

@@ -1,18 +1,31 @@
 import type { ServerConfig } from '../../config/schema.js';
-import { unauthenticated } from '../http-errors.js';
+import { unauthenticated, unproven } from '../http-errors.js';
+import { findCookie } from './cookie-header.js';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
-import type { Principal } from './principal.js';
-import { readCookie, SessionSigner } from './session.js';
-import { StaticTokens } from './static-tokens.js';
+import type { Principal, VerifiedCredential } from './principal.js';
+import { SessionRevocations } from './session-revocations.js';
+import { SessionSigner } from './session.js';
+import { StaticTokens, type StaticTokenEntry } from './static-tokens.js';
+
+type Headers = Record<string, string | string[] | undefined>;
 
 /**
  * Bearer token (static or JWT) first, then the session cookie. A present but bad credential is
  * refused outright rather than falling back to another, so a revoked token cannot ride a cookie.
+ *
+ * A bearer token that does not prove itself is refused as `unproven`, which the failed-
+ * authentication throttle counts against the caller's address. Session cookies never are: a
+ * 256-bit MAC cannot be guessed, and the cookies that fail it are mostly stale ones (a restart
+ * without a configured secret, an older cookie format) that a browser sends again and again —
+ * counting them would lock operators out of /login.
  */
 export class Authenticator {
   readonly sessions: SessionSigner | undefined;
   private readonly tokens: StaticTokens;
   private readonly jwt: JwtVerifier | undefined;
+  /** Active static tokens by the reference their sessions carry (SessionSigner.tokenRef). */
+  private readonly sessionTokens = new Map<string, StaticTokenEntry>();
+  private readonly revocations = new SessionRevocations();
 
   constructor(
     private readonly config: ServerConfig['auth'],
@@ -21,38 +34,68 @@ export class Authenticator {
     this.tokens = new StaticTokens([...config.staticTokens, ...extraTokens.map((t) => ({ ...t, revoked: false }))]);
     this.jwt = config.jwt ? new JwtVerifier(config.jwt) : undefined;
     this.sessions = config.session.enabled ? new SessionSigner(config.session.secret, config.session.ttlSeconds) : undefined;
+    if (this.sessions) for (const e of this.tokens.active()) this.sessionTokens.set(this.sessions.tokenRef(e.sha256.replace(/^sha256:/, '')), e);
   }
 
-  async authenticate(headers: Record<string, string | string[] | undefined>): Promise<Principal> {
+  async authenticate(headers: Headers): Promise<Principal> {
     const auth = header(headers, 'authorization');
     if (auth !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      if (!m) throw unauthenticated('Authorization header must be "Bearer <token>"');
+      if (!m) throw unproven('Authorization header must be "Bearer <token>"');
       return this.verifyToken(m[1]!);
     }
-    const cookie = this.sessions ? readCookie(header(headers, 'cookie'), this.config.session.cookieName) : undefined;
-    if (cookie !== undefined) {
-      const p = this.sessions!.verify(cookie);
-      if (!p) throw unauthenticated('session expired or invalid; log in again at /login');
-      return p;
-    }
+    const cookie = this.sessions ? findCookie(header(headers, 'cookie'), this.config.session.cookieName) : { kind: 'absent' as const };
+    if (cookie.kind === 'malformed') throw unauthenticated(`session cookie ${cookie.reason}; log in again at /login`);
+    if (cookie.kind === 'value') return this.sessionPrincipal(cookie.value);
     throw unauthenticated('no credentials: send "Authorization: Bearer <token>" or log in at /login');
   }
 
   async verifyToken(token: string): Promise<Principal> {
+    return (await this.verifyCredential(token)).principal;
+  }
+
+  /** A bearer token checked, with what a session made from it must not outlive (for /login). */
+  async verifyCredential(token: string): Promise<VerifiedCredential> {
     const fromStatic = this.tokens.verify(token);
     if (fromStatic === 'revoked') throw unauthenticated('token has been revoked');
     if (fromStatic) return fromStatic;
     if (this.jwt && looksLikeJwt(token)) {
       const r = await this.jwt.verify(token);
-      if (r.ok) return r.principal;
-      throw unauthenticated(r.reason);
+      if (r.ok) return r.credential;
+      throw r.unproven ? unproven(r.reason) : unauthenticated(r.reason);
     }
-    throw unauthenticated('token is not recognised');
+    throw unproven('token is not recognised');
+  }
+
+  /**
+   * Sign out the session in these headers, if there is a valid one: its id is refused from now on
+   * (on this replica; see SessionRevocations). Returns who it was, for the audit line.
+   */
+  endSession(headers: Headers): string | undefined {
+    if (!this.sessions) return undefined;
+    const cookie = findCookie(header(headers, 'cookie'), this.config.session.cookieName);
+    if (cookie.kind !== 'value') return undefined;
+    const r = this.sessions.verify(cookie.value);
+    if (!r.ok) return undefined;
+    this.revocations.revoke(r.claims.sid, r.claims.exp);
+    return r.claims.sub;
+  }
+
+  private sessionPrincipal(cookie: string): Principal {
+    const r = this.sessions!.verify(cookie);
+    if (!r.ok) throw unauthenticated(r.reason === 'expired' ? 'session expired; log in again at /login' : 'session is not valid; log in again at /login');
+    const { claims } = r;
+    if (this.revocations.isRevoked(claims.sid, claims.iat)) throw unauthenticated('session was signed out; log in again at /login');
+    if (claims.src === 'jwt') return { id: claims.sub, groups: claims.groups, via: 'session' };
+    // A static-token session lives only while its token is configured and not revoked, and has
+    // that token's current principal and groups.
+    const entry = this.sessionTokens.get(claims.ref ?? '');
+    if (!entry) throw unauthenticated('session ended: the token it came from is no longer valid; log in again at /login');
+    return { id: entry.principal, groups: entry.groups, via: 'session' };
   }
 }
 
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+function header(headers: Headers, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

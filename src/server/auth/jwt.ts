@@ -1,11 +1,11 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { ServerConfig } from '../../config/schema.js';
-import type { Principal } from './principal.js';
+import type { VerifiedCredential } from './principal.js';
 
 type JwtConfig = NonNullable<ServerConfig['auth']['jwt']>;
 
 /** Result of checking a bearer token that looks like a JWT. */
-export type JwtResult = { ok: true; principal: Principal } | { ok: false; reason: string };
+export type JwtResult = { ok: true; credential: VerifiedCredential } | { ok: false; reason: string; unproven: boolean };
 
 /**
  * OIDC access tokens verified against the issuer's JWKS (fetched and cached by jose), with issuer,
@@ -29,11 +29,12 @@ export class JwtVerifier {
         requiredClaims: ['exp'],
       }));
     } catch (err) {
-      return { ok: false, reason: describe(err) };
+      return { ok: false, reason: describe(err), unproven: isUnproven(err) };
     }
     const sub = payload[this.config.subjectClaim];
-    if (typeof sub !== 'string' || sub === '') return { ok: false, reason: `token has no "${this.config.subjectClaim}" claim` };
-    return { ok: true, principal: { id: sub, groups: groupsOf(payload, this.config.groupClaims), via: 'jwt' } };
+    if (typeof sub !== 'string' || sub === '') return { ok: false, reason: `token has no "${this.config.subjectClaim}" claim`, unproven: false };
+    // requiredClaims makes jose insist on a numeric exp; a session from this token ends there.
+    return { ok: true, credential: { principal: { id: sub, groups: groupsOf(payload, this.config.groupClaims), via: 'jwt' }, expiresAt: payload.exp! } };
   }
 }
 
@@ -49,6 +50,18 @@ function groupsOf(payload: JWTPayload, claims: readonly string[]): string[] {
     else if (Array.isArray(v)) v.filter((g): g is string => typeof g === 'string').forEach((g) => out.add(g));
   }
   return [...out];
+}
+
+/**
+ * Did the token fail to prove it came from the issuer? jose checks the signature before any claim,
+ * so an expired or wrong-audience token was signed by the issuer: not a guess. A token the issuer
+ * keys could not be fetched for is our problem, not the caller's.
+ */
+function isUnproven(err: unknown): boolean {
+  if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired) return false;
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return false;
+  // Bad signature, unknown key, disallowed alg (none, HS256), malformed token or header.
+  return err instanceof joseErrors.JOSEError;
 }
 
 /** Why a token was refused, without echoing the token. */

@@ -8,6 +8,7 @@ import { payloadsFromJson, payloadsToJson } from '../../../codecs/payload-json.j
 import { makeScope, type Scope } from '../../../primitives/scope.js';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { FailedAuthThrottle } from '../auth/failed-auth-throttle.js';
 import { audit, type AuditRecord } from '../audit.js';
 import { HttpError, badRequest, forbidden, toHttp } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -18,6 +19,7 @@ interface Deps {
   config: Readonly<ServerConfig>;
   codec: EnvelopeCodec;
   auth: Authenticator;
+  throttle: FailedAuthThrottle;
   policy: Policy;
   metrics: ServerMetrics;
   logger: Logger;
@@ -59,7 +61,7 @@ const NAMESPACE_RE = /^[A-Za-z0-9._-]{1,255}$/;
  * that is ours but broken fails the request with its typed code.
  */
 export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
-  const { config, codec, auth, policy, metrics, logger } = deps;
+  const { config, codec, auth, throttle, policy, metrics, logger } = deps;
 
   const start = (route: '/decode' | '/encode') => async (req: FastifyRequest) => {
     req.audit = { route, principal: null, namespace: null, remoteAddress: req.ip };
@@ -79,7 +81,7 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     req.audit.namespace = ns;
     const target = targetWorkflowId(req.headers, ns);
     if (target !== undefined) req.audit.targetWorkflowId = target;
-    req.principal = await auth.authenticate(req.headers);
+    req.principal = await throttle.guard(req.ip, () => auth.authenticate(req.headers));
     req.audit.principal = req.principal.id;
     req.audit.via = req.principal.via;
   };

@@ -1,12 +1,15 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../../config/schema.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { FailedAuthThrottle } from '../auth/failed-auth-throttle.js';
 import type { SessionSigner } from '../auth/session.js';
-import { toHttp } from '../http-errors.js';
+import { errorHeaders, toHttp, unauthenticated } from '../http-errors.js';
+import { checkSameOrigin } from '../same-origin.js';
 
 interface Deps {
   config: Readonly<ServerConfig>;
   auth: Authenticator;
+  throttle: FailedAuthThrottle;
   sessions: SessionSigner;
   secure: boolean;
 }
@@ -31,10 +34,11 @@ const PAGE = (message: string) => `<!doctype html>
 /**
  * A session for browsers: the Temporal UI sends the codec server cookies when its "include
  * cross-origin credentials" setting is on, so an operator who logs in here once can decode in the
- * UI even where the UI itself has no login (the dev server's). The cookie carries no token.
+ * UI even where the UI itself has no login (the dev server's). The cookie carries no token, and the
+ * session ends no later than the token it came from (auth/session.ts).
  */
 export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
-  const { config, auth, sessions } = deps;
+  const { config, auth, throttle, sessions } = deps;
   const name = config.auth.session.cookieName;
   // SameSite=Lax: the UI and the codec server are usually same-site (ports do not change the site),
   // and Lax keeps the cookie off cross-site POSTs. Secure whenever we serve HTTPS.
@@ -46,28 +50,53 @@ export function registerLoginRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.get('/login', async (_req, reply) => html(reply, 200, ''));
 
-  app.post('/login', async (req, reply) => {
+  // The per-address request limit (no principal yet), on top of the failed-authentication throttle.
+  const rateLimit = config.rateLimit.enabled ? { config: { rateLimit: {} } } : {};
+
+  // Both set or clear the session cookie: only this server's own pages may post to them (CSRF).
+  const sameOriginOnly = (route: '/login' | '/logout') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const check = checkSameOrigin(req);
+    if (check.ok) return;
+    req.log.info({ audit: { route, principal: null, decision: 'denied', error: 'CROSS_ORIGIN', remoteAddress: req.ip } }, `audit ${route} denied`);
+    return wantsJson(req) ? reply.code(403).send({ error: { code: 'FORBIDDEN', message: `refused: ${check.reason}` } }) : html(reply, 403, `Refused: ${check.reason}.`);
+  };
+
+  app.post('/login', { ...rateLimit, onRequest: sameOriginOnly('/login') }, async (req, reply) => {
     const token = (req.body as { token?: unknown } | undefined)?.token;
-    const wantsJson = req.headers['content-type']?.startsWith('application/json') ?? false;
+    const json = wantsJson(req);
     if (typeof token !== 'string' || token.length === 0 || token.length > 16_384) {
-      return wantsJson ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : html(reply, 400, 'Enter a token.');
+      return json ? reply.code(400).send({ error: { code: 'BAD_REQUEST', message: 'body needs a "token" string' } }) : html(reply, 400, 'Enter a token.');
     }
     try {
-      const principal = await auth.verifyToken(token.trim());
-      void reply.header('set-cookie', `${name}=${sessions.issue(principal)}; ${attrs}; Max-Age=${sessions.ttlSeconds}`);
+      const credential = await throttle.guard(req.ip, () => auth.verifyCredential(token.trim()));
+      const { principal } = credential;
+      // The session ends no later than the credential (a JWT's exp), and at most after ttlSeconds.
+      const session = sessions.issue(credential);
+      if (!session) throw unauthenticated('token expires too soon to start a session');
+      const maxAge = session.claims.exp - session.claims.iat;
+      void reply.header('set-cookie', `${name}=${session.cookie}; ${attrs}; Max-Age=${maxAge}`);
       req.log.info({ audit: { route: '/login', principal: principal.id, via: principal.via, decision: 'allowed' } }, 'audit /login allowed');
-      return wantsJson ? { principal: principal.id, expiresInSeconds: sessions.ttlSeconds } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
+      return json ? { principal: principal.id, expiresInSeconds: maxAge } : html(reply, 200, `Signed in as ${principal.id}. You can close this tab and reload the Temporal UI.`);
     } catch (err) {
       const { status, body } = toHttp(err);
+      const headers = errorHeaders(err);
+      if (headers) void reply.headers(headers);
       req.log.info({ audit: { route: '/login', principal: null, decision: 'unauthenticated', error: body.error.code } }, 'audit /login unauthenticated');
-      return wantsJson ? reply.code(status).send(body) : html(reply, status, `Sign-in failed: ${body.error.message}`);
+      return json ? reply.code(status).send(body) : html(reply, status, `Sign-in failed: ${body.error.message}`);
     }
   });
 
-  app.post('/logout', async (_req, reply) => {
+  app.post('/logout', { onRequest: sameOriginOnly('/logout') }, async (req, reply) => {
+    // Revoke the session id (so a copy of the cookie stops working here too), then drop the cookie.
+    const principal = auth.endSession(req.headers) ?? null;
+    req.log.info({ audit: { route: '/logout', principal, decision: principal ? 'signed-out' : 'no-session' } }, 'audit /logout');
     void reply.header('set-cookie', `${name}=; ${attrs}; Max-Age=0`);
     return html(reply, 200, 'Signed out.');
   });
+}
+
+function wantsJson(req: FastifyRequest): boolean {
+  return req.headers['content-type']?.startsWith('application/json') ?? false;
 }
 
 function html(reply: FastifyReply, status: number, message: string) {

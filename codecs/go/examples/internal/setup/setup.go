@@ -1,6 +1,6 @@
 // Package setup is what both example programs share: flags for the Temporal connection and the
-// keys, and one function that turns them into a client with the codec, the failure converter and
-// the sealed warrant header.
+// keys, and one function that turns them into a client with the codec, the failure converter, the
+// signal interceptor and the sealed warrant header.
 package setup
 
 import (
@@ -99,7 +99,9 @@ func (f *Flags) Dial() (*Env, error) {
 		Namespace:        f.Namespace,
 		DataConverter:    dc,
 		FailureConverter: fc,
-		Interceptors:     []interceptor.ClientInterceptor{warrant.ClientInterceptor()},
+		// The signal interceptor reaches the worker through the client: a signal that arrives while
+		// KMS is down fails the workflow task (retried) instead of being dropped by the SDK.
+		Interceptors: []interceptor.ClientInterceptor{codec.NewSignalInterceptor(c), warrant.ClientInterceptor()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", f.Address, err)

@@ -198,6 +198,9 @@ class AwsKmsKeyring:
 
     def handles(self, key_id: str) -> bool:
         self._maybe_reload()
+        if key_id not in self._by_id:
+            # A key `keys rotate --provider aws-kms` added a moment ago: look at the config file now.
+            self._maybe_reload(now=True)
         return key_id in self._by_id
 
     async def generate_data_key(self, scope: Scope) -> GeneratedDataKey:
@@ -216,10 +219,9 @@ class AwsKmsKeyring:
         return GeneratedDataKey(plaintext=bytearray(plaintext), wrapped=bytes(blob), key_id=key.key_id)
 
     async def decrypt_data_key(self, key_id: str, wrapped: bytes, scope: Scope) -> bytearray:
-        self._maybe_reload()
-        key = self._by_id.get(key_id)
-        if key is None:
+        if not self.handles(key_id):
             raise UnknownKeyError(f"KMS key {key_id!r} is not configured")
+        key = self._by_id[key_id]
         if key.state == "retired":
             raise KeyRetiredError(f"KMS key {key_id!r} is retired and no longer decrypts")
         out = await self._call(
@@ -304,8 +306,8 @@ class AwsKmsKeyring:
         client: KmsClient = session.client("kms", endpoint_url=self._endpoint, config=config)
         return client
 
-    def _maybe_reload(self) -> None:
-        stamp = None if self._poll is None else self._poll.poll()
+    def _maybe_reload(self, *, now: bool = False) -> None:
+        stamp = None if self._poll is None else self._poll.poll(now=now)
         if self._poll is None or stamp is None:
             return
         try:

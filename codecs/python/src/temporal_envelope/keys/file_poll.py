@@ -27,14 +27,15 @@ class FilePoll:
         self._stamp = stamp
         self._next = time.monotonic() + interval_seconds
 
-    def poll(self) -> FileStamp | None:
-        """The file's new stamp if a check is due and the file changed since the last accepted read."""
+    def poll(self, *, now: bool = False) -> FileStamp | None:
+        """The file's new stamp if a check is due (or ``now``: a provider asked for a key id it does
+        not hold, see LocalKeyring.handles) and the file changed since the last accepted read."""
         if self.interval_seconds <= 0:
             return None
-        now = time.monotonic()
-        if now < self._next:
+        t = time.monotonic()
+        if not now and t < self._next:
             return None
-        self._next = now + self.interval_seconds
+        self._next = t + self.interval_seconds
         stamp = file_stamp(self.path)
         return None if stamp == self._stamp else stamp
 

@@ -129,6 +129,10 @@ class LocalKeyring:
 
     def handles(self, key_id: str) -> bool:
         self._maybe_reload()
+        if key_id not in self._keks:
+            # It may name a KEK `keys rotate` wrote a moment ago, already sealing in a process that
+            # read the file first: look at the file now rather than at the next due check.
+            self._maybe_reload(now=True)
         return key_id in self._keks
 
     async def generate_data_key(self, scope: Scope) -> GeneratedDataKey:
@@ -139,10 +143,9 @@ class LocalKeyring:
         return GeneratedDataKey(plaintext=plaintext, wrapped=wrapped, key_id=kek.id)
 
     async def decrypt_data_key(self, key_id: str, wrapped: bytes, scope: Scope) -> bytearray:
-        self._maybe_reload()
-        kek = self._keks.get(key_id)
-        if kek is None:
+        if not self.handles(key_id):
             raise UnknownKeyError(f"key {key_id!r} is not in keyring {self.path}")
+        kek = self._keks[key_id]
         if kek.state == "retired":
             raise KeyRetiredError(f"key {key_id!r} is retired and no longer decrypts")
         dek = bytearray(open_sealed("AES-256-GCM", self._material(kek), wrapped, wrap_aad(kek.id, scope)))
@@ -181,8 +184,8 @@ class LocalKeyring:
         self.reload()
         return True
 
-    def _maybe_reload(self) -> None:
-        if self._poll is None or self._poll.poll() is None:
+    def _maybe_reload(self, *, now: bool = False) -> None:
+        if self._poll is None or self._poll.poll(now=now) is None:
             return
         try:
             self.reload()
