@@ -34,3 +34,10 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ');
   return [line(headers), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n');
 }
+
+/** Nearest-rank percentile (p in 0..100) of a sample; NaN for an empty one. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}

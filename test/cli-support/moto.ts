@@ -12,6 +12,8 @@ export const MOTO_BIN = process.env.TEMPORAL_ENVELOPE_TEST_MOTO_BIN ?? path.join
 
 export interface Moto {
   readonly endpoint: string;
+  /** moto's process id (the workflow benchmark reads its CPU time from /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export async function startMoto(): Promise<Moto> {
     if (exited !== undefined) throw new Error(`moto_server exited with ${exited}: ${stderr}`);
     try {
       const res = await fetch(`${endpoint}/moto-api/`);
-      if (res.status < 500) return { endpoint, stop };
+      if (res.status < 500) return { endpoint, pid: child.pid!, stop };
     } catch {
       // not listening yet
     }

@@ -15,6 +15,8 @@ export interface DevServer {
   readonly port: number;
   /** The embedded Web UI, when started with `ui`. */
   readonly uiUrl?: string;
+  /** The server's process id (the workflow benchmark reads its CPU time from /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -74,9 +76,9 @@ export async function startDevServer(
           const uiUrl = `http://127.0.0.1:${uiPort}`;
           const res = await fetch(`${uiUrl}/api/v1/settings`);
           if (!res.ok) throw new Error(`UI not ready: ${res.status}`);
-          return { address, port, uiUrl, stop };
+          return { address, port, uiUrl, pid: child.pid!, stop };
         }
-        return { address, port, stop };
+        return { address, port, pid: child.pid!, stop };
       } finally {
         await conn.close();
       }
