@@ -12,8 +12,9 @@ import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
 import { ProviderSet } from '../keys/provider-set.js';
 import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
-import { InvalidConfigError, MalformedPayloadError, PlaintextRejectedError } from '../primitives/errors.js';
+import { EnvelopeError, InvalidConfigError, MalformedPayloadError, PlaintextRejectedError } from '../primitives/errors.js';
 import { FORMAT_VERSION, additionalDataOf, buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, parseHeader, sealTemplate, type Compression, type EnvelopeHeader } from '../primitives/format.js';
+import { refusedMarker } from '../primitives/refused-marker.js';
 import { DEFAULT_SCOPE_RULES, checkScope, type ScopeRules } from '../primitives/scope-rules.js';
 import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
@@ -53,6 +54,17 @@ export interface EnvelopeCodecOptions {
    * lets someone who may start workflows replay S's payloads into a workflow they name like a run.
    */
   scheduleRuns?: boolean;
+  /**
+   * For a Worker's codec, with the workflow interceptor module `temporal-envelope/workflow-interceptors`
+   * registered: in a workflow context, a payload this codec refuses for good (anything but
+   * KMS_UNAVAILABLE and KEY_LIMIT_EXCEEDED) comes back as a refused-payload marker instead of an
+   * error. The interceptor drops a signal that carries one (logged, counted) and fails the workflow
+   * task for any other position, as before. Without it, a signal the codec refuses (plaintext, or a
+   * payload sealed for another workflow) fails every attempt of the workflow task and the workflow
+   * is stuck. Default false: a client sharing this codec would get the marker's "Unknown encoding"
+   * error instead of the refusal's own. Activity contexts and context-free calls always throw.
+   */
+  markRefusedInWorkflow?: boolean;
   cache?: DekCacheLimits;
   observer?: KeyObserver;
   clock?: () => number;
@@ -120,6 +132,7 @@ export class EnvelopeCodec implements PayloadCodec {
   private readonly compressionMinBytes: number;
   private readonly requireEncryption: boolean;
   private readonly scopeRules: ScopeRules;
+  private readonly markRefusedInWorkflow: boolean;
   private readonly random: ((n: number) => Uint8Array) | undefined;
 
   constructor(options: EnvelopeCodecOptions) {
@@ -146,6 +159,7 @@ export class EnvelopeCodec implements PayloadCodec {
       acceptNamespaceScoped: booleanOption('acceptNamespaceScoped', options.acceptNamespaceScoped, DEFAULT_SCOPE_RULES.acceptNamespaceScoped),
       scheduleRuns: booleanOption('scheduleRuns', options.scheduleRuns, DEFAULT_SCOPE_RULES.scheduleRuns),
     });
+    this.markRefusedInWorkflow = booleanOption('markRefusedInWorkflow', options.markRefusedInWorkflow, false);
     this.random = options.random;
     this.keys = new DataKeyCache(new ProviderSet(providers), {
       ...options.cache,
@@ -172,8 +186,9 @@ export class EnvelopeCodec implements PayloadCodec {
    */
   async decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const expected = context === undefined ? undefined : scopeFromContext(context, this.defaultNamespace);
-    const results = await this.decodeBatch(payloads, { expected, rejectPlaintext: this.requireEncryption, stopAtFailure: true });
-    return results.map((r) => r.payload);
+    const mark = this.markRefusedInWorkflow && context?.type === 'workflow';
+    const results = await this.decodeBatch(payloads, { expected, rejectPlaintext: this.requireEncryption, stopAtFailure: !mark });
+    return results.map((r) => (r.status === 'failed' ? markedRefusal(r.error) : r.payload));
   }
 
   /** Decode with a per-payload outcome (DecodeResult); see DecodeOptions. */
@@ -285,6 +300,16 @@ export class EnvelopeCodec implements PayloadCodec {
       lease.key.fill(0);
     }
   }
+}
+
+/**
+ * A refusal that is the payload's own (its scope, its encoding, its bytes, the key it names) becomes
+ * a marker; one that may pass (KMS down, a key's message limit) still throws, so Temporal retries
+ * the task and nothing is lost once KMS is back.
+ */
+function markedRefusal(error: Error | undefined): Payload {
+  if (!(error instanceof EnvelopeError) || error.retryable) throw error;
+  return refusedMarker(error.code, error.message);
 }
 
 function booleanOption(name: string, value: unknown, fallback: boolean): boolean {

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import type { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exampleCodec } from '../examples/codec.js';
 import { collectApprovals } from '../examples/workflows.js';
 import { TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
 import { historyPayloads, rawHistory } from './e2e-support/history.js';
@@ -23,6 +24,7 @@ const run = promisify(execFile);
 const NS = 'default';
 const QUEUE = 'tenants';
 const UI_QUEUE = 'tenants-ui-input';
+const MARKING_QUEUE = 'tenants-marking';
 const { EventType, WorkflowExecutionStatus } = proto.temporal.api.enums.v1;
 
 let dev: DevServer;
@@ -36,7 +38,8 @@ const uiOperator = token('ui-operator');
 
 beforeAll(async () => {
   // A worker with the default options on QUEUE, one that accepts namespace-scoped input on UI_QUEUE.
-  fixture = await startTwoWorkers({ namespace: NS, queue: QUEUE, uiQueue: UI_QUEUE });
+  // And one with markRefusedInWorkflow on MARKING_QUEUE, which drops a refused signal.
+  fixture = await startTwoWorkers({ namespace: NS, queue: QUEUE, uiQueue: UI_QUEUE, markingQueue: MARKING_QUEUE });
   ({ dev, connection, client } = fixture);
   srv = await buildTestServer(
     {
@@ -148,5 +151,62 @@ describe('an operator limited to tenant-acme-* cannot inject into tenant-globex-
     );
     expect(failure).toMatch(/payload sealed for workflow "tenant-acme-1" cannot be decoded in workflow "tenant-globex-9"/);
     await other.terminate('injection test done');
+  }, 120_000);
+});
+
+describe('a refused signal does not stall the workflow on a worker with markRefusedInWorkflow', () => {
+  // A namespace-scoped payload, as the codec server's /encode makes for the UI (or as copied from history).
+  const copiedNamespacePayload = async () => {
+    const res = await encode(uiOperator);
+    expect(res.status).toBe(200);
+    const [p] = ((await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads;
+    return { metadata: Object.fromEntries(Object.entries(p!.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])), data: Buffer.from(p!.data, 'base64') };
+  };
+  const plaintext = { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"grant everything"') };
+
+  it('drops a namespace-scoped and a plaintext signal; the workflow keeps running and takes a good signal after them', async () => {
+    const victim = await client.workflow.start(collectApprovals, { taskQueue: MARKING_QUEUE, workflowId: 'tenant-globex-10', args: [1] });
+    const copied = await copiedNamespacePayload();
+    for (const payload of [copied, plaintext]) {
+      await connection.workflowService.signalWorkflowExecution({ namespace: NS, workflowExecution: { workflowId: 'tenant-globex-10' }, signalName: 'proceed', input: { payloads: [payload] }, identity: 'acme-operator' });
+    }
+    // Both signals are in history and a workflow task after them completed: handled, not retried.
+    await until('a completed workflow task after both signals', async () => {
+      const types = await eventTypes('tenant-globex-10');
+      const lastSignal = types.lastIndexOf(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+      const signals = types.filter((t) => t === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED).length;
+      return signals === 2 && types.indexOf(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, lastSignal) > lastSignal ? true : undefined;
+    });
+    let types = await eventTypes('tenant-globex-10');
+    expect(types).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+    expect(types).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    expect(await status('tenant-globex-10')).toBe(WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING);
+
+    await victim.signal('proceed', 'globex approves');
+    expect(await victim.result()).toEqual(['recorded:globex approves']);
+    types = await eventTypes('tenant-globex-10');
+    expect(types).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+  }, 120_000);
+
+  it('input it refuses still fails the workflow task, with the refusal, and never runs the workflow', async () => {
+    const copied = await copiedNamespacePayload();
+    await connection.workflowService.startWorkflowExecution({
+      namespace: NS,
+      workflowId: 'tenant-globex-11',
+      workflowType: { name: 'collectApprovals' },
+      taskQueue: { name: MARKING_QUEUE },
+      input: { payloads: [copied] },
+      requestId: 'tenant-globex-11',
+      identity: 'acme-operator',
+    });
+    const failure = await until('the workflow task to fail', async () =>
+      (await rawHistory(connection, NS, 'tenant-globex-11')).events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure ?? undefined,
+    );
+    // Thrown in the sandbox, so the failure converter sealed its message; open it as the UI would.
+    expect(failure.message).toBe('Encoded failure');
+    const [attrs] = await exampleCodec(fixture.keys).decode([failure.encodedAttributes!], { type: 'workflow', namespace: NS, workflowId: 'tenant-globex-11' });
+    expect(JSON.parse(Buffer.from(attrs!.data!).toString()).message).toMatch(/^SCOPE_MISMATCH: namespace-scoped payload rejected in workflow "tenant-globex-11"/);
+    expect(await eventTypes('tenant-globex-11')).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    await client.workflow.getHandle('tenant-globex-11').terminate('injection test done');
   }, 120_000);
 });

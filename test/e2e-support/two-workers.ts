@@ -23,7 +23,11 @@ export interface TwoWorkers {
   stop(): Promise<void>;
 }
 
-export async function startTwoWorkers(options: { namespace: string; queue: string; uiQueue: string }): Promise<TwoWorkers> {
+/**
+ * `markingQueue`, if given, gets a third worker: the example codec's options plus
+ * markRefusedInWorkflow, so a refused signal is dropped instead of failing the workflow task.
+ */
+export async function startTwoWorkers(options: { namespace: string; queue: string; uiQueue: string; markingQueue?: string }): Promise<TwoWorkers> {
   const dir = mkdtempSync(path.join(tmpdir(), 'te-two-workers-'));
   const dev = await startDevServer();
   const keys = await LocalKeyring.open({ path: path.join(dir, 'keyring.json'), create: true, watchIntervalMs: 0, warn: () => {} });
@@ -31,10 +35,12 @@ export async function startTwoWorkers(options: { namespace: string; queue: strin
   const native = await NativeConnection.connect({ address: dev.address });
   const workflowBundle = await exampleWorkflowBundle();
   const workers: { worker: Worker; running: Promise<void> }[] = [];
-  for (const [taskQueue, codec] of [
+  const queues: [string, EnvelopeCodec][] = [
     [options.queue, exampleCodec(keys)],
     [options.uiQueue, new EnvelopeCodec({ keyProviders: keys, requireEncryption: true, acceptNamespaceScoped: true })],
-  ] as const) {
+  ];
+  if (options.markingQueue) queues.push([options.markingQueue, new EnvelopeCodec({ keyProviders: keys, requireEncryption: true, markRefusedInWorkflow: true })]);
+  for (const [taskQueue, codec] of queues) {
     const worker = await createExampleWorker({ connection: native, keys, namespace: options.namespace, taskQueue, workflowBundle, codec });
     workers.push({ worker, running: worker.run() });
   }
