@@ -3,7 +3,10 @@ import { promisify } from 'node:util';
 import type { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exampleCodec } from '../examples/codec.js';
+import { Worker } from '@temporalio/worker';
+import { EnvelopeCodec } from '../codecs/index.js';
+import { exampleCodec, FAILURE_CONVERTER_PATH } from '../examples/codec.js';
+import { exampleWorkflowBundle } from '../examples/worker.js';
 import { collectApprovals } from '../examples/workflows.js';
 import { TEMPORAL_BIN, type DevServer } from './cli-support/temporal-dev.js';
 import { historyPayloads, rawHistory } from './e2e-support/history.js';
@@ -17,7 +20,9 @@ import { buildTestServer, token } from './support/server-harness.js';
  * payload for globex, nor a namespace-wide one; a namespace-scoped payload copied out of history and
  * sent with raw gRPC is refused by the worker, and the workflow does nothing with it. The price of
  * the opt-in is shown too: where a worker accepts namespace-scoped payloads (for operators starting
- * and signalling from the UI or CLI), that start works — and so does the copied payload.
+ * and signalling from the UI or CLI), that start works — and so does the copied payload. On a worker
+ * with markRefusedInWorkflow the refused signals are dropped and the workflow goes on; refused input
+ * still fails the task.
  */
 
 const run = promisify(execFile);
@@ -186,6 +191,20 @@ describe('a refused signal does not stall the workflow on a worker with markRefu
     expect(await victim.result()).toEqual(['recorded:globex approves']);
     types = await eventTypes('tenant-globex-10');
     expect(types).not.toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+
+    // Dropping is deterministic: replaying the history (the refused signals in it) from scratch
+    // with the same codec and interceptors raises no nondeterminism error; without the option the
+    // replay fails on the first refused signal, so it did meet them.
+    const workflowBundle = await exampleWorkflowBundle();
+    const history = await victim.fetchHistory();
+    const replay = (markRefusedInWorkflow: boolean) =>
+      Worker.runReplayHistory(
+        { workflowBundle, dataConverter: { payloadCodecs: [new EnvelopeCodec({ keyProviders: fixture.keys, requireEncryption: true, markRefusedInWorkflow })], failureConverterPath: FAILURE_CONVERTER_PATH } },
+        history,
+        'tenant-globex-10', // the codec's serialization context needs the real id
+      );
+    await replay(true);
+    await expect(replay(false)).rejects.toThrow(/namespace-scoped payload rejected in workflow .*tenant-globex-10/);
   }, 120_000);
 
   it('input it refuses still fails the workflow task, with the refusal, and never runs the workflow', async () => {
