@@ -16,9 +16,11 @@ import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
 import { ProviderSet } from '../keys/provider-set.js';
 import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
 import { isKeyHierarchy, type KeyHierarchy } from '../primitives/branch-key.js';
-import { InvalidConfigError, MalformedPayloadError, PlaintextRejectedError, ScopeMismatchError } from '../primitives/errors.js';
+import { EnvelopeError, InvalidConfigError, MalformedPayloadError, PlaintextRejectedError } from '../primitives/errors.js';
 import { buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, type Compression } from '../primitives/format.js';
 import { additionalDataFor, parseSealedHeader, sealTemplateFor, wrappedKeyOf, type SealedHeader } from '../primitives/format-versions.js';
+import { refusedMarker } from '../primitives/refused-marker.js';
+import { DEFAULT_SCOPE_RULES, checkScope, type ScopeRules } from '../primitives/scope-rules.js';
 import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
@@ -43,10 +45,31 @@ export interface EnvelopeCodecOptions {
    */
   requireEncryption?: boolean;
   /**
-   * Reject namespace-scoped payloads (sealed without a workflow id, e.g. through the UI's /encode)
-   * when decoding in a workflow context. Default false: the UI's "start/signal with input" needs them.
+   * Accept, in a workflow or activity context, payloads sealed for the namespace as a whole (no
+   * workflow id): what the codec server's /encode makes for the Temporal UI and for the `temporal`
+   * CLI without a target workflow. Default false. Turn it on only where operators start or signal
+   * workflows with input from the UI or CLI; the cost: anyone the codec server lets encode
+   * namespace-wide payloads can then inject input into any workflow of the namespace, and any
+   * namespace-scoped payload copied out of history is accepted anywhere in it. See SECURITY.md.
    */
-  strictWorkflowScope?: boolean;
+  acceptNamespaceScoped?: boolean;
+  /**
+   * Accept, in a run a schedule started (workflow id `S-YYYY-MM-DDTHH:MM:SSZ`), payloads sealed for
+   * the schedule action's workflow id S. Default true; turn it off where no schedules are used: it
+   * lets someone who may start workflows replay S's payloads into a workflow they name like a run.
+   */
+  scheduleRuns?: boolean;
+  /**
+   * For a Worker's codec, with the workflow interceptor module `temporal-envelope/workflow-interceptors`
+   * registered: in a workflow context, a payload this codec refuses for good (anything but
+   * KMS_UNAVAILABLE and KEY_LIMIT_EXCEEDED) comes back as a refused-payload marker instead of an
+   * error. The interceptor drops a signal that carries one (logged, counted) and fails the workflow
+   * task for any other position, as before. Without it, a signal the codec refuses (plaintext, or a
+   * payload sealed for another workflow) fails every attempt of the workflow task and the workflow
+   * is stuck. Default false: a client sharing this codec would get the marker's "Unknown encoding"
+   * error instead of the refusal's own. Activity contexts and context-free calls always throw.
+   */
+  markRefusedInWorkflow?: boolean;
   /**
    * How new data keys are made (docs/key-management.md, "Choosing a key hierarchy").
    * "per-workflow" (default): one KMS data key per workflow per key lifetime (format v1); CloudTrail
@@ -70,7 +93,11 @@ export interface DecodeOptions {
    * renders the rest. Plaintext then passes even with `requireEncryption`.
    */
   passThroughUnopenable?: boolean;
-  /** Refuse (SCOPE_MISMATCH) payloads not sealed for this scope, as decode() does for its context's scope. */
+  /**
+   * Open only payloads a worker in this scope would accept (the codec's scope rules: its
+   * acceptNamespaceScoped and scheduleRuns), as decode() does for its context's scope; others
+   * fail with SCOPE_MISMATCH.
+   */
   expectedScope?: Scope;
   /**
    * Which payloads of ours the caller may see. Called once per batch, before any key is touched,
@@ -120,7 +147,8 @@ export class EnvelopeCodec implements PayloadCodec {
   private readonly compression: Compression | undefined;
   private readonly compressionMinBytes: number;
   private readonly requireEncryption: boolean;
-  private readonly strictWorkflowScope: boolean;
+  private readonly scopeRules: ScopeRules;
+  private readonly markRefusedInWorkflow: boolean;
   private readonly random: ((n: number) => Uint8Array) | undefined;
 
   constructor(options: EnvelopeCodecOptions) {
@@ -138,7 +166,16 @@ export class EnvelopeCodec implements PayloadCodec {
     this.compression = options.compression === 'deflate' ? 'deflate' : undefined;
     this.compressionMinBytes = options.compressionMinBytes ?? 1024;
     this.requireEncryption = options.requireEncryption ?? false;
-    this.strictWorkflowScope = options.strictWorkflowScope ?? false;
+    if ('strictWorkflowScope' in options) {
+      throw new InvalidConfigError(
+        'codec "strictWorkflowScope" was removed: namespace-scoped payloads are now refused in a workflow by default; pass acceptNamespaceScoped: true to accept them (see CHANGELOG.md)',
+      );
+    }
+    this.scopeRules = Object.freeze({
+      acceptNamespaceScoped: booleanOption('acceptNamespaceScoped', options.acceptNamespaceScoped, DEFAULT_SCOPE_RULES.acceptNamespaceScoped),
+      scheduleRuns: booleanOption('scheduleRuns', options.scheduleRuns, DEFAULT_SCOPE_RULES.scheduleRuns),
+    });
+    this.markRefusedInWorkflow = booleanOption('markRefusedInWorkflow', options.markRefusedInWorkflow, false);
     this.random = options.random;
     this.keyHierarchy = options.keyHierarchy ?? 'per-workflow';
     if (!isKeyHierarchy(this.keyHierarchy)) throw new InvalidConfigError(`codec "keyHierarchy" expected "per-workflow" or "branch", got ${JSON.stringify(this.keyHierarchy)}`);
@@ -178,7 +215,7 @@ export class EnvelopeCodec implements PayloadCodec {
     return this.encodeInScope(payloads, scopeFromContext(context, this.defaultNamespace));
   }
 
-  /** Seal for an explicit scope (the codec server's /encode, which knows only the namespace). */
+  /** Seal for an explicit scope (the codec server's /encode: the namespace, and the target workflow when the caller names one). */
   async encodeInScope(payloads: readonly Payload[], scope: Scope): Promise<Payload[]> {
     const out: Payload[] = [];
     for (const payload of payloads) out.push(await this.sealOne(payload, scope));
@@ -191,8 +228,9 @@ export class EnvelopeCodec implements PayloadCodec {
    */
   async decode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const expected = context === undefined ? undefined : scopeFromContext(context, this.defaultNamespace);
-    const results = await this.decodeBatch(payloads, { expected, rejectPlaintext: this.requireEncryption, stopAtFailure: true });
-    return results.map((r) => r.payload);
+    const mark = this.markRefusedInWorkflow && context?.type === 'workflow';
+    const results = await this.decodeBatch(payloads, { expected, rejectPlaintext: this.requireEncryption, stopAtFailure: !mark });
+    return results.map((r) => (r.status === 'failed' ? markedRefusal(r.error) : r.payload));
   }
 
   /** Decode with a per-payload outcome (DecodeResult); see DecodeOptions. */
@@ -248,7 +286,7 @@ export class EnvelopeCodec implements PayloadCodec {
     const { payload, header, box } = read;
     const outcome = { scope: header.scope, keyId: header.keyId };
     try {
-      if (expected !== undefined) this.checkScope(header.scope, expected);
+      if (expected !== undefined) checkScope(header.scope, expected, this.scopeRules);
       const key = await this.keys.leaseForDecrypt(header.keyId, wrappedKeyOf(header), header.scope);
       let plaintext: Uint8Array;
       try {
@@ -297,24 +335,20 @@ export class EnvelopeCodec implements PayloadCodec {
       lease.key.fill(0);
     }
   }
+}
 
-  private checkScope(sealed: Scope, expected: Scope): void {
-    if (sealed.namespace !== expected.namespace) {
-      throw new ScopeMismatchError(
-        `payload sealed for namespace ${JSON.stringify(sealed.namespace)} cannot be decoded in namespace ${JSON.stringify(expected.namespace)}`,
-      );
-    }
-    if (expected.workflowId === undefined) return;
-    if (sealed.workflowId === undefined) {
-      if (this.strictWorkflowScope) {
-        throw new ScopeMismatchError(`namespace-scoped payload rejected in workflow ${JSON.stringify(expected.workflowId)} (strictWorkflowScope)`);
-      }
-      return;
-    }
-    if (sealed.workflowId !== expected.workflowId) {
-      throw new ScopeMismatchError(
-        `payload sealed for workflow ${JSON.stringify(sealed.workflowId)} cannot be decoded in workflow ${JSON.stringify(expected.workflowId)}`,
-      );
-    }
-  }
+/**
+ * A refusal that is the payload's own (its scope, its encoding, its bytes, the key it names) becomes
+ * a marker; one that may pass (KMS down, a key's message limit) still throws, so Temporal retries
+ * the task and nothing is lost once KMS is back.
+ */
+function markedRefusal(error: Error | undefined): Payload {
+  if (!(error instanceof EnvelopeError) || error.retryable) throw error;
+  return refusedMarker(error.code, error.message);
+}
+
+function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidConfigError(`codec "${name}" expected true or false, got ${JSON.stringify(value)}`);
+  return value;
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import type { EnvelopeCodec } from '../codecs/index.js';
 import { openKeyProviders, type KeyProvider } from '../keys/index.js';
 import * as activities from './activities.js';
 import { exampleCodec, FAILURE_CONVERTER_PATH } from './codec.js';
@@ -15,13 +16,21 @@ export interface ExampleWorkerOptions {
   taskQueue?: string;
   /** A bundle from exampleWorkflowBundle(), to skip bundling per worker. */
   workflowBundle?: { code: string };
+  /** Another codec than exampleCodec(keys), e.g. one with acceptNamespaceScoped for input started from the UI, or markRefusedInWorkflow. */
+  codec?: EnvelopeCodec;
 }
+
+/**
+ * The warrant interceptors, and the codec's own module that drops a signal a codec with
+ * markRefusedInWorkflow refused (it does nothing for a codec without: no marker ever arrives).
+ */
+const WORKFLOW_INTERCEPTOR_MODULES = [here('./workflow-interceptors.ts'), here('../codecs/workflow-interceptors.ts')];
 
 /** Bundle the example workflows once (webpack takes seconds); workers given the bundle start at once. */
 export async function exampleWorkflowBundle(): Promise<{ code: string }> {
   return bundleWorkflowCode({
     workflowsPath: here('./workflows.ts'),
-    workflowInterceptorModules: [here('./workflow-interceptors.ts')],
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: new DefaultLogger('WARN'),
   });
@@ -29,7 +38,7 @@ export async function exampleWorkflowBundle(): Promise<{ code: string }> {
 
 /** The worker every example and end-to-end test runs: codec, failure converter and warrant interceptors registered. */
 export async function createExampleWorker(options: ExampleWorkerOptions): Promise<Worker> {
-  const codec = exampleCodec(options.keys);
+  const codec = options.codec ?? exampleCodec(options.keys);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -37,7 +46,7 @@ export async function createExampleWorker(options: ExampleWorkerOptions): Promis
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: here('./workflows.ts') }),
     activities,
     // A bundle already holds the workflow interceptors (exampleWorkflowBundle).
-    interceptors: { ...(options.workflowBundle ? {} : { workflowModules: [here('./workflow-interceptors.ts')] }), activity: [warrantActivityInterceptor(codec)] },
+    interceptors: { ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }), activity: [warrantActivityInterceptor(codec)] },
     dataConverter: { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH },
   });
 }

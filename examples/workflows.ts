@@ -76,3 +76,14 @@ export async function collectApprovals(count: number): Promise<string[]> {
   }
   return recorded;
 }
+
+/**
+ * A report a schedule starts (`client.schedule.create({ action: { workflowId: 'nightly-report', … } })`):
+ * it reads its input and its memo, which the schedule stored sealed for the action's workflow id
+ * `nightly-report`, in runs the server names `nightly-report-<time>`. The codec's scheduleRuns rule
+ * (on by default) is what lets each run open them.
+ */
+export async function scheduledReport(input: { secret: string }): Promise<string> {
+  const memo = workflowInfo().memo as { customer?: unknown } | undefined;
+  return `report for ${String(memo?.customer ?? 'nobody')}: ${input.secret}`;
+}

@@ -4,8 +4,12 @@
  */
 export const utf8 = new TextEncoder();
 
-/** Refuses invalid UTF-8 instead of replacing it, so a header cannot smuggle in a lookalike. */
-export const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Refuses invalid UTF-8 instead of replacing it, so a header cannot smuggle in a lookalike, and
+ * keeps a leading U+FEFF: without `ignoreBOM` the decoder drops it, and a workflow id that starts
+ * with one would read back as another id (SCOPE_MISMATCH on its own payloads).
+ */
+export const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Each field as a 4-byte big-endian length followed by its bytes, so no two lists serialize alike. */
 export function lengthPrefixed(fields: readonly Uint8Array[]): Uint8Array {

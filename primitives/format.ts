@@ -26,7 +26,7 @@ import type { Payload } from '@temporalio/common';
 import { isAeadAlgorithm, type AeadAlgorithm } from './aead.js';
 import { bytesEqualString, lengthPrefixed, utf8, utf8Strict } from './bytes.js';
 import { MalformedPayloadError, UnsupportedFormatError } from './errors.js';
-import { makeScope, workflowField, type Scope } from './scope.js';
+import { MAX_SCOPE_FIELD_BYTES, makeScope, workflowField, type Scope } from './scope.js';
 
 export const ENCODING = 'binary/encrypted';
 export const FORMAT_VERSION = '1';
@@ -199,8 +199,8 @@ export function readCommonFields(meta: Metadata): Pick<EnvelopeHeader, 'algorith
     throw new UnsupportedFormatError(`"${META.algorithm}" ${JSON.stringify(algorithm)} is not supported`);
   }
   const keyId = text(meta, META.keyId, MAX_KEY_ID_BYTES);
-  const namespace = text(meta, META.namespace, 1024);
-  const workflowId = meta[META.workflowId] == null ? undefined : text(meta, META.workflowId, 1024);
+  const namespace = text(meta, META.namespace, MAX_SCOPE_FIELD_BYTES);
+  const workflowId = meta[META.workflowId] == null ? undefined : text(meta, META.workflowId, MAX_SCOPE_FIELD_BYTES);
   return { algorithm, keyId, scope: makeScope(namespace, workflowId) };
 }
 

@@ -13,25 +13,40 @@ export interface Scope {
   readonly workflowId?: string | undefined;
 }
 
-const MAX_FIELD_BYTES = 1024;
+/** The most UTF-8 bytes a namespace or workflow id may take in a header (Go and Python codecs alike). */
+export const MAX_SCOPE_FIELD_BYTES = 1024;
 
+/**
+ * A scope for sealing or checking. Every namespace and workflow id is stored as UTF-8 in the header
+ * and compared byte for byte, so only strings that UTF-8 carries exactly are accepted: a lone
+ * surrogate (which TextEncoder would silently turn into U+FFFD, so the payload would name another
+ * workflow) is refused here, as are empty and over-long ids. NUL and a leading U+FEFF are ordinary
+ * characters and round-trip. Throws MalformedPayloadError naming the field and the rule.
+ */
 export function makeScope(namespace: string, workflowId?: string): Scope {
-  if (typeof namespace !== 'string' || namespace.length === 0) {
-    throw new MalformedPayloadError('scope "namespace" expected a non-empty string');
+  checkScopeField('namespace', namespace);
+  if (workflowId === undefined) return Object.freeze({ namespace });
+  checkScopeField('workflowId', workflowId);
+  return Object.freeze({ namespace, workflowId });
+}
+
+// With the `u` flag a surrogate pair is one code point, so only unpaired halves match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function checkScopeField(name: 'namespace' | 'workflowId', value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new MalformedPayloadError(`scope "${name}" expected a non-empty string${name === 'workflowId' ? ' when present' : ''}`);
   }
-  if (Buffer.byteLength(namespace) > MAX_FIELD_BYTES) {
-    throw new MalformedPayloadError(`scope "namespace" expected at most ${MAX_FIELD_BYTES} bytes`);
+  const surrogate = LONE_SURROGATE.exec(value);
+  if (surrogate !== null) {
+    throw new MalformedPayloadError(
+      `scope "${name}" is not well-formed Unicode (a lone surrogate at index ${surrogate.index}): UTF-8 cannot carry it, so it would not read back as the same id`,
+    );
   }
-  if (workflowId !== undefined) {
-    if (typeof workflowId !== 'string' || workflowId.length === 0) {
-      throw new MalformedPayloadError('scope "workflowId" expected a non-empty string when present');
-    }
-    if (Buffer.byteLength(workflowId) > MAX_FIELD_BYTES) {
-      throw new MalformedPayloadError(`scope "workflowId" expected at most ${MAX_FIELD_BYTES} bytes`);
-    }
-    return Object.freeze({ namespace, workflowId });
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MAX_SCOPE_FIELD_BYTES) {
+    throw new MalformedPayloadError(`scope "${name}" expected at most ${MAX_SCOPE_FIELD_BYTES} UTF-8 bytes, got ${bytes}`);
   }
-  return Object.freeze({ namespace });
 }
 
 /**

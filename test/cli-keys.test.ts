@@ -58,6 +58,7 @@ function emptyScan(over: Partial<UsageScan> = {}): UsageScan {
     payloads: 6,
     unencrypted: 0,
     byKey: {},
+    schedules: { scanned: 2, failed: 0, payloads: 0, unencrypted: 0, byKey: {} },
     ...over,
   };
 }
@@ -181,6 +182,25 @@ describe('keys retire', () => {
     await saveUsageScan(report, emptyScan({ startedAt: later, since: new Date(Date.now() + 60_000).toISOString() }));
     r = await runCli(['keys', 'retire', old.id, '--keyring', keyring, '--settle', '0']);
     expect(r.stderr).toContain('after the key was created');
+
+    // Schedules: one that still holds the key, one that could not be read, a scan that never looked.
+    await saveUsageScan(
+      report,
+      emptyScan({
+        startedAt: later,
+        byKey: { [old.id]: { payloads: 3, scopes: 1, shreddable: 0 } },
+        schedules: { scanned: 2, failed: 0, payloads: 3, unencrypted: 0, byKey: { [old.id]: { payloads: 3, schedules: ['nightly-report'] } } },
+      }),
+    );
+    r = await runCli(['keys', 'retire', old.id, '--keyring', keyring, '--settle', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('found 3 of them in schedule(s) "nightly-report", which every future run needs: "temporal-envelope keys reseal-schedules"');
+    await saveUsageScan(report, emptyScan({ startedAt: later, schedules: { scanned: 1, failed: 1, payloads: 0, unencrypted: 0, byKey: {} } }));
+    r = await runCli(['keys', 'retire', old.id, '--keyring', keyring, '--settle', '0']);
+    expect(r.stderr).toContain('1 schedule(s) could not be read');
+    await saveUsageScan(report, emptyScan({ startedAt: later, schedules: undefined }));
+    r = await runCli(['keys', 'retire', old.id, '--keyring', keyring, '--settle', '0']);
+    expect(r.stderr).toContain("did not read the namespace's schedules");
 
     // A scan that started before workers could have switched keys proves nothing.
     await saveUsageScan(report, emptyScan({ startedAt: later }));

@@ -81,6 +81,7 @@ describe('keys … --provider aws-kms', () => {
         address: '127.0.0.1:7233', namespace: 'default', query: '', since: null, until: null,
         startedAt: now, finishedAt: now, executions: 1, failedExecutions: 0, payloads: 1, unencrypted: 0,
         byKey: { 'alias/te-second': { payloads: 1, scopes: 1, shreddable: 0 } },
+        schedules: { scanned: 0, failed: 0, payloads: 0, unencrypted: 0, byKey: {} },
       });
       const show = await cli(['keys', 'show', first, ...kmsArgs(config), '--json']);
       expect(parseJson<{ usage: { payloads: number }[] }>(show.stdout).usage).toEqual([expect.objectContaining({ payloads: 0 })]);

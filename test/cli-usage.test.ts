@@ -17,7 +17,7 @@ import { startDevServer, type DevServer } from './cli-support/temporal-dev.js';
  */
 
 interface UsageOut {
-  scan: { executions: number; payloads: number; unencrypted: number; failedExecutions: number; byKey: Record<string, { payloads: number; scopes: number; v2?: number; branchKeys?: number }> };
+  scan: { executions: number; payloads: number; unencrypted: number; failedExecutions: number; byKey: Record<string, { payloads: number; scopes: number; v2?: number; branchKeys?: number }>; schedules?: unknown };
   keys: { id: string; state: string; payloads: number; scopes: number }[];
   byScope?: { namespace: string; workflowId?: string; keyId: string; payloads: number }[];
   savedTo: string | null;
@@ -95,6 +95,7 @@ describe('keys usage / retire against a live Temporal dev server', () => {
 
       const usage = await usageWhen((u) => u.scan.executions === 6, '--by-scope', '--save');
       expect(usage.scan.failedExecutions).toBe(0);
+      expect(usage.scan.schedules).toEqual({ scanned: 0, failed: 0, payloads: 0, unencrypted: 0, byKey: {} });
       expect(usage.scan.byKey[v1]).toEqual({ payloads: 6, scopes: 3, shreddable: 0, v2: 0, branchKeys: 0 });
       expect(usage.scan.byKey[v2]).toEqual({ payloads: 5, scopes: 3, shreddable: 0, v2: 4, branchKeys: 1 });
       expect(usage.scan.unencrypted).toBe(1);
@@ -110,10 +111,10 @@ describe('keys usage / retire against a live Temporal dev server', () => {
       // The human-readable summary table.
       const table = await runCli(usageArgs().filter((a) => a !== '--json'));
       expect(table.code, table.stderr).toBe(0);
-      expect(table.stdout).toMatch(/KEY ID\s+STATE\s+PAYLOADS\s+SCOPES\s+SHREDDABLE\s+V2\s+BRANCH KEYS/);
-      expect(table.stdout).toMatch(new RegExp(`${v2}\\s+primary\\s+5\\s+3\\s+0\\s+4\\s+1`));
-      expect(table.stdout).toMatch(new RegExp(`${v1}\\s+decrypt-only\\s+6\\s+3\\s+0`));
-      expect(table.stdout).toContain('Scanned 6 workflow execution(s), 12 payload(s), 1 not encrypted');
+      expect(table.stdout).toMatch(/KEY ID\s+STATE\s+PAYLOADS\s+SCOPES\s+SCHEDULES\s+SHREDDABLE\s+V2\s+BRANCH KEYS/);
+      expect(table.stdout).toMatch(new RegExp(`${v2}\\s+primary\\s+5\\s+3\\s+0\\s+0\\s+4\\s+1`));
+      expect(table.stdout).toMatch(new RegExp(`${v1}\\s+decrypt-only\\s+6\\s+3\\s+0\\s+0`));
+      expect(table.stdout).toContain('Scanned 6 workflow execution(s) and 0 schedule(s): 12 payload(s), 1 not encrypted');
 
       // --since uses an OR over ExecutionStatus/CloseTime: the dev server's visibility must accept it.
       const since = await usageWhen((u) => u.scan.executions === 6, '--since', '1h');

@@ -119,11 +119,15 @@ describe('EnvelopeCodec contract', () => {
     await expect(strict.decode([foreign])).rejects.toMatchObject({ code: 'PLAINTEXT_REJECTED', message: expect.stringMatching(/not in the temporal-envelope format/) });
   });
 
-  it('accepts namespace-scoped payloads in a workflow of that namespace unless strictWorkflowScope', async () => {
+  it('refuses namespace-scoped payloads in a workflow of that namespace unless acceptNamespaceScoped', async () => {
     const [sealed] = await codec.encode([{ data: new Uint8Array([7]) }]);
-    expect([...(await codec.decode([sealed!], wf('default', 'any')))[0]!.data!]).toEqual([7]);
-    const strict = new EnvelopeCodec({ keyProviders: ring, strictWorkflowScope: true });
-    await expect(strict.decode([sealed!], wf('default', 'any'))).rejects.toMatchObject({ code: 'SCOPE_MISMATCH' });
+    await expect(codec.decode([sealed!], wf('default', 'any'))).rejects.toMatchObject({ code: 'SCOPE_MISMATCH', message: expect.stringMatching(/acceptNamespaceScoped is off/) });
+    // Without a context, or in a namespace-only one (a standalone activity), there is nothing to refuse.
+    expect([...(await codec.decode([sealed!]))[0]!.data!]).toEqual([7]);
+    expect([...(await codec.decode([sealed!], { type: 'activity', namespace: 'default', activityId: '1', isLocal: false }))[0]!.data!]).toEqual([7]);
+    const lenient = new EnvelopeCodec({ keyProviders: ring, acceptNamespaceScoped: true });
+    expect([...(await lenient.decode([sealed!], wf('default', 'any')))[0]!.data!]).toEqual([7]);
+    await expect(lenient.decode([sealed!], wf('other', 'any'))).rejects.toMatchObject({ code: 'SCOPE_MISMATCH' });
   });
 
   it('seals activity payloads to the workflow that scheduled them', async () => {
@@ -151,5 +155,9 @@ describe('EnvelopeCodec contract', () => {
     expect(() => new EnvelopeCodec({ keyProviders: ring, algorithm: 'DES' as AeadAlgorithm })).toThrow(/algorithm/);
     expect(() => new EnvelopeCodec({ keyProviders: ring, cache: { maxAgeMs: -1 } })).toThrow(/maxAgeMs/);
     expect(() => new EnvelopeCodec({ keyProviders: ring, cache: { maxPayloadsPerKey: 2 ** 40 } })).toThrow(/maxPayloadsPerKey/);
+    expect(() => new EnvelopeCodec({ keyProviders: ring, acceptNamespaceScoped: 'yes' as unknown as boolean })).toThrow(/acceptNamespaceScoped/);
+    expect(() => new EnvelopeCodec({ keyProviders: ring, scheduleRuns: 1 as unknown as boolean })).toThrow(/scheduleRuns/);
+    // The option this one replaced: a caller still passing it is told how to migrate, not silently ignored.
+    expect(() => new EnvelopeCodec({ keyProviders: ring, strictWorkflowScope: false } as never)).toThrow(/"strictWorkflowScope" was removed.*acceptNamespaceScoped: true/);
   });
 });

@@ -114,6 +114,12 @@ describe('Go and TypeScript codecs read each other', () => {
     expect(n.kmsValid).toBeGreaterThan(0);
     const summary = await verifyWith('typescript', file);
     expect(summary).toEqual({ generator: 'go', verifier: 'typescript', opened: n.valid, rejected: n.invalid, failures: [] });
+    // Case for case: both tools write the same vectors, name for name (ids, schedule runs and scope options included).
+    const names = (f: string) => {
+      const doc = JSON.parse(readFileSync(f, 'utf8')) as { valid: { name: string }[]; invalid: { name: string }[] };
+      return { valid: doc.valid.map((v) => v.name), invalid: doc.invalid.map((v) => v.name) };
+    };
+    expect(names(file)).toEqual(names(path.join(dir, 'from-typescript.json')));
   });
 
   it('branch keys (format v2): the Go tool opens every vector the TypeScript tool sealed with --hierarchy branch (KMS-wrapped branch keys too) and rejects the invalid ones with the same codes', async () => {

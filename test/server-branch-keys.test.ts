@@ -29,7 +29,7 @@ async function server(codec: Record<string, unknown> = {}) {
   const srv = await buildTestServer(
     {
       auth: { staticTokens: [op.entry] },
-      policy: { rules: [{ principals: ['op'], namespaces: ['default'], workflowIdPatterns: ['tenant-acme-*'], actions: ['decode', 'encode'] }] },
+      policy: { rules: [{ principals: ['op'], namespaces: ['default'], workflowIdPatterns: ['tenant-acme-*'], includeNamespaceScoped: true, actions: ['decode', 'encode'] }] },
       codec,
       rateLimit: { enabled: false },
     },
@@ -59,8 +59,8 @@ describe('the codec server with format v2', () => {
     expect(payloadsToJson([out[10]!]).payloads[0]).toEqual(globex);
     expect(kms.decrypted).toBe(1); // ten workflows, one branch key
     const audit = srv.audits().at(-1)!;
-    expect(audit).toMatchObject({ decision: 'partial', keyIds: [ring.primaryKeyId()], counts: { payloads: 11, decoded: 10, leftSealed: 1 } });
-    expect(audit.workflowIds).toContain('tenant-globex-7');
+    expect(audit).toMatchObject({ decision: 'partial', verifiedKeyIds: [ring.primaryKeyId()], counts: { payloads: 11, decoded: 10, leftSealed: 1 } });
+    expect(audit.claimedWorkflowIds).toContain('tenant-globex-7'); // left sealed: only claimed
     const metrics = (await srv.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/temporal_envelope_kms_calls_total\{op="decrypt",provider="local",outcome="ok"\} 1\n/);
     await srv.app.close();

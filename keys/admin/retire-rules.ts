@@ -3,8 +3,8 @@ import type { UsageReport } from './usage-report.js';
 /**
  * The rule `keys retire` applies to saved usage scans.
  *
- * A KEK may be retired only when no history that Temporal still keeps holds a payload it wrapped.
- * The keyring cannot know that; a scan of the histories can. `keys retire` accepts the saved scans
+ * A KEK may be retired only when no history that Temporal still keeps, and no schedule, holds a
+ * payload it wrapped. The keyring cannot know that; a scan of the histories and schedules can. `keys retire` accepts the saved scans
  * as evidence only if they are complete, recent, started after every worker had stopped using the
  * key, covered every workflow that could contain the key, and counted zero payloads for it.
  */
@@ -38,6 +38,18 @@ export function assessRetirement(report: UsageReport | undefined, key: RetireEvi
     const used = scan.byKey[key.keyId]?.payloads ?? 0;
     if (used > 0) reasons.push(`${where} found ${used} payload(s) wrapped by ${key.keyId}`);
     if (scan.failedExecutions > 0) reasons.push(`${where} is incomplete: ${scan.failedExecutions} history(ies) could not be read`);
+    // A schedule keeps its sealed action (input, memo, summary) for as long as it lives and hands
+    // it to every future run: retiring a key one needs stops the schedule from ever working again.
+    if (scan.schedules === undefined) {
+      reasons.push(`${where} did not read the namespace's schedules (made by an older version); rescan`);
+    } else {
+      const held = scan.schedules.byKey[key.keyId];
+      if (held !== undefined && held.payloads > 0) {
+        const ids = held.schedules.slice(0, 10).map((id) => JSON.stringify(id)).join(', ') + (held.schedules.length > 10 ? `, … (${held.schedules.length} in all)` : '');
+        reasons.push(`${where} found ${held.payloads} of them in schedule(s) ${ids}, which every future run needs: "temporal-envelope keys reseal-schedules" re-seals them under the primary`);
+      }
+      if (scan.schedules.failed > 0) reasons.push(`${where} is incomplete: ${scan.schedules.failed} schedule(s) could not be read`);
+    }
     if (scan.until !== null) reasons.push(`${where} stopped at --until ${scan.until}; rescan without --until`);
     if (scan.since !== null && key.created !== undefined && Date.parse(scan.since) > Date.parse(key.created)) {
       reasons.push(`${where} started at --since ${scan.since}, after the key was created (${key.created}); rescan with an earlier --since or none`);

@@ -8,10 +8,9 @@ import { isoTime, parseKeyFile } from '../file-schema.js';
 import { isShreddableKeyId, kekIdOf } from '../shreddable-provider.js';
 
 /**
- * What `keys usage` found in Temporal history: payloads counted per KEK (format version 2's also
- * per branch key) and per scope, and the
- * report file (`keys usage --save`) that keeps the scans as evidence for `keys retire`
- * (./retire-rules.ts).
+ * What `keys usage` found in Temporal history and in the namespace's schedules: payloads counted per
+ * KEK (format version 2's also per branch key), per scope and per schedule, and the report file
+ * (`keys usage --save`) that keeps the scans as evidence for `keys retire` (./retire-rules.ts).
  */
 export const USAGE_REPORT_FORMAT = 'temporal-envelope-usage/v1';
 
@@ -33,6 +32,19 @@ const keyUsageSchema = z.looseObject({
 });
 export type KeyUsage = z.infer<typeof keyUsageSchema>;
 
+const scheduleUsageSchema = z.looseObject({
+  /** Schedules whose stored action and memo were read (DescribeSchedule). */
+  scanned: count,
+  /** Schedules that could not be read: a scan with any is incomplete and proves nothing. */
+  failed: count,
+  /** Payloads found in schedules (also counted in the scan's `payloads` and `byKey`). */
+  payloads: count,
+  unencrypted: count,
+  /** Per KEK: payloads in schedules, and the ids of the schedules that hold them. */
+  byKey: z.record(z.string(), z.looseObject({ payloads: count, schedules: z.array(z.string()) })),
+});
+export type ScheduleUsage = z.infer<typeof scheduleUsageSchema>;
+
 const usageScanSchema = z.looseObject({
   address: z.string(),
   namespace: z.string(),
@@ -46,11 +58,17 @@ const usageScanSchema = z.looseObject({
   executions: count,
   /** Histories that could not be read: a scan with any is incomplete and proves nothing. */
   failedExecutions: count,
-  /** Every payload found in the histories. */
+  /** Every payload found in the histories and the schedules. */
   payloads: count,
   /** Payloads without our envelope (plain, search attributes, headers, other codecs). */
   unencrypted: count,
   byKey: z.record(z.string(), keyUsageSchema),
+  /**
+   * What the namespace's schedules store: each holds its action's input, memo, header and summary,
+   * sealed, for every future run. Absent in scans made before schedules were scanned, which
+   * `keys retire` therefore does not accept.
+   */
+  schedules: scheduleUsageSchema.optional(),
 });
 export type UsageScan = z.infer<typeof usageScanSchema>;
 
@@ -75,14 +93,60 @@ export interface ScopeUsage {
   payloads: number;
 }
 
-/** Counts payloads per KEK, per branch key and per scope while histories are walked. */
+/** Payloads of one schedule under one KEK (`keys usage --by-scope`). */
+export interface SchedulePayloads {
+  readonly scheduleId: string;
+  readonly keyId: string;
+  payloads: number;
+}
+
+type Found = FoundPayload | undefined;
+
+/** Counts payloads per KEK, per branch key and per scope while histories and schedules are walked. */
 export class UsageTally {
   payloads = 0;
   unencrypted = 0;
   private readonly keys = new Map<string, { payloads: number; shreddable: number; v2: number; scopes: Set<string>; branchKeys: Set<string> }>();
   private readonly scopes = new Map<string, ScopeUsage>();
+  private readonly schedules = { scanned: 0, failed: 0, payloads: 0, unencrypted: 0, byKey: new Map<string, Map<string, number>>() };
 
-  add(found: FoundPayload | undefined): void {
+  /** Every payload of one schedule (a schedule that could not be read: `scheduleFailed`). */
+  addSchedule(scheduleId: string, found: readonly Found[]): void {
+    this.schedules.scanned += 1;
+    for (const f of found) {
+      this.add(f);
+      this.schedules.payloads += 1;
+      if (f === undefined) {
+        this.schedules.unencrypted += 1;
+        continue;
+      }
+      const kek = kekIdOf(f.keyId);
+      const ids = this.schedules.byKey.get(kek) ?? new Map<string, number>();
+      ids.set(scheduleId, (ids.get(scheduleId) ?? 0) + 1);
+      this.schedules.byKey.set(kek, ids);
+    }
+  }
+
+  scheduleFailed(): void {
+    this.schedules.failed += 1;
+  }
+
+  scheduleUsage(): ScheduleUsage {
+    const byKey: ScheduleUsage['byKey'] = {};
+    for (const [kek, ids] of [...this.schedules.byKey].sort(([a], [b]) => a.localeCompare(b))) {
+      byKey[kek] = { payloads: [...ids.values()].reduce((a, b) => a + b, 0), schedules: [...ids.keys()].sort() };
+    }
+    const { scanned, failed, payloads, unencrypted } = this.schedules;
+    return { scanned, failed, payloads, unencrypted, byKey };
+  }
+
+  bySchedule(): SchedulePayloads[] {
+    const out: SchedulePayloads[] = [];
+    for (const [keyId, ids] of this.schedules.byKey) for (const [scheduleId, payloads] of ids) out.push({ scheduleId, keyId, payloads });
+    return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId) || a.keyId.localeCompare(b.keyId));
+  }
+
+  add(found: Found): void {
     this.payloads += 1;
     if (found === undefined) {
       this.unencrypted += 1;

@@ -7,7 +7,7 @@
 export type CliErrorCode = 'USAGE' | OperationErrorCode;
 
 /** Refusals and failures that are not about keys or the command line. */
-export type OperationErrorCode = 'KEY_MAY_BE_IN_USE' | 'TEMPORAL_UNAVAILABLE' | 'TEMPORAL_ACCESS_DENIED' | 'NAMESPACE_NOT_FOUND' | 'ABORTED';
+export type OperationErrorCode = 'KEY_MAY_BE_IN_USE' | 'TEMPORAL_UNAVAILABLE' | 'TEMPORAL_ACCESS_DENIED' | 'NAMESPACE_NOT_FOUND' | 'ABORTED' | 'RESEAL_INCOMPLETE';
 
 export abstract class CliError extends Error {
   abstract readonly code: CliErrorCode;

@@ -46,6 +46,7 @@ const EXIT_FOR: Record<EnvelopeErrorCode | CliErrorCode, ExitCode> = {
   TEMPORAL_ACCESS_DENIED: EXIT.FAILED,
   NAMESPACE_NOT_FOUND: EXIT.FAILED,
   ABORTED: EXIT.FAILED,
+  RESEAL_INCOMPLETE: EXIT.FAILED,
 };
 
 /** The one place an error becomes an exit code. Anything that is not ours is a failure (1). */

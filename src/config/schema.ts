@@ -161,6 +161,12 @@ export const configSchema = z
         keyHierarchy: z.enum(['per-workflow', 'branch']).default('per-workflow'),
         /** With keyHierarchy "branch": how long one branch key makes data keys for a namespace. Default 1 h. */
         branchKeyMaxAgeMs: positiveInt.optional(),
+        /**
+         * The scope rules /decode applies when the caller names a workflow (X-Envelope-Workflow-Id):
+         * set them as the workers of that namespace have them (EnvelopeCodec options of the same names).
+         */
+        acceptNamespaceScoped: z.boolean().default(false),
+        scheduleRuns: z.boolean().default(true),
         cache: z
           .object({
             maxAgeMs: positiveInt.optional(),

@@ -15,6 +15,8 @@ export interface AuditRecord extends AuditIds {
   principal: string | null;
   via?: string | undefined;
   namespace: string | null;
+  /** The workflow the caller named in X-Envelope-Workflow-Id, if any. */
+  targetWorkflowId?: string | undefined;
   status: number;
   /** `throttled`: a 429, from the failed-authentication throttle or the per-principal rate limit. */
   decision: 'allowed' | 'partial' | 'denied' | 'unauthenticated' | 'throttled' | 'invalid' | 'error';

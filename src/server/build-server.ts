@@ -55,6 +55,9 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     algorithm: config.codec.algorithm,
     keyHierarchy: config.codec.keyHierarchy,
     ...(config.codec.branchKeyMaxAgeMs === undefined ? {} : { branchKeyMaxAgeMs: config.codec.branchKeyMaxAgeMs }),
+    // /decode with X-Envelope-Workflow-Id applies the rules a worker in that workflow applies.
+    acceptNamespaceScoped: config.codec.acceptNamespaceScoped,
+    scheduleRuns: config.codec.scheduleRuns,
     cache: { ...config.codec.cache },
     observer: metrics.observer(),
   });
@@ -93,7 +96,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     origin: config.cors.origins.length ? [...config.cors.origins] : false,
     credentials: true,
     methods: ['POST', 'GET', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'Authorization-Extras', 'X-Namespace'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'Authorization-Extras', 'X-Namespace', 'X-Envelope-Workflow-Id'],
     maxAge: 600,
   });
   if (config.rateLimit.enabled) {

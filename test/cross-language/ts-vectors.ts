@@ -17,6 +17,11 @@ interface OpenIn {
   namespace: string;
   workflowId: string | null;
 }
+/** The decoder's scope options for one vector; absent: the defaults (namespace-scoped refused, schedule runs accepted). */
+interface DecodeOptions {
+  acceptNamespaceScoped?: boolean;
+  scheduleRuns?: boolean;
+}
 interface ValidVector {
   name: string;
   provider: 'local' | 'aws-kms';
@@ -27,6 +32,7 @@ interface ValidVector {
   input: ProtoJson;
   sealed: ProtoJson;
   openIn?: OpenIn;
+  options?: DecodeOptions;
 }
 interface InvalidVector {
   name: string;
@@ -34,6 +40,7 @@ interface InvalidVector {
   provider: 'local' | 'aws-kms';
   sealed: ProtoJson;
   openIn?: OpenIn;
+  options?: DecodeOptions;
 }
 interface VectorFile {
   format: 'temporal-envelope/cross-v1';
@@ -134,6 +141,15 @@ async function generate(args: Args): Promise<void> {
     workflowId: 'x',
     input: { metadata: { encoding: utf8.encode('binary/plain'), 'custom-key': new Uint8Array([0, 255, 1]) }, data: new Uint8Array([0, 1, 2, 254, 255]) },
   });
+  // Ids every codec must carry byte for byte (docs/wire-format.md): a leading BOM, NUL, the 1024-byte limit.
+  const exact = (name: string, workflowId: string) =>
+    add({ name, provider: 'local', algorithm: 'AES-256-GCM', compression: false, namespace: 'default', workflowId, input: jsonPayload(name), openIn: { namespace: 'default', workflowId } });
+  exact('workflow id with a leading BOM', '\ufeffgrant-bom');
+  exact('workflow id with NUL', 'grant\u0000nul');
+  exact('workflow id of 1024 UTF-8 bytes', `${'x'.repeat(1020)}😀`);
+  // The schedule-run clause: sealed for the schedule action's id, opened in a run the server started.
+  add({ name: 'schedule action opened in its run', provider: 'local', algorithm: 'AES-256-GCM', compression: false, namespace: 'default', workflowId: 'nightly-report', input: jsonPayload({ run: 'scheduled' }), openIn: { namespace: 'default', workflowId: 'nightly-report-2026-11-25T15:14:31Z' } });
+  add({ name: 'namespace scope opened in a workflow, accepted by option', provider: 'local', algorithm: 'AES-256-GCM', compression: false, namespace: 'default', workflowId: null, input: jsonPayload('from the UI'), openIn: { namespace: 'default', workflowId: 'grant-42' }, options: { acceptNamespaceScoped: true } });
 
   const valid: ValidVector[] = [];
   for (const c of cases) {
@@ -143,6 +159,7 @@ async function generate(args: Args): Promise<void> {
   }
 
   const first = valid[0]!.sealed as Required<ProtoJson>;
+  const byName = (name: string) => valid.find((v) => v.name === name)!.sealed;
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const withMeta = (k: string, v: string | undefined): ProtoJson => {
     const metadata = { ...first.metadata };
@@ -187,6 +204,9 @@ async function generate(args: Args): Promise<void> {
     ...keyCases,
     { name: 'opened in another workflow', code: 'SCOPE_MISMATCH', provider: 'local', sealed: first, openIn: { namespace: 'default', workflowId: 'grant-43' } },
     { name: 'opened in another namespace', code: 'SCOPE_MISMATCH', provider: 'local', sealed: first, openIn: { namespace: 'other', workflowId: 'grant-42' } },
+    { name: 'namespace scope opened in a workflow', code: 'SCOPE_MISMATCH', provider: 'local', sealed: byName('aes-gcm namespace scope'), openIn: { namespace: 'tenant-a', workflowId: 'grant-42' } },
+    { name: 'schedule action opened in a run-shaped id that is no time', code: 'SCOPE_MISMATCH', provider: 'local', sealed: byName('schedule action opened in its run'), openIn: { namespace: 'default', workflowId: 'nightly-report-2026-13-45T99:99:99Z' } },
+    { name: 'schedule action opened in its run, scheduleRuns off', code: 'SCOPE_MISMATCH', provider: 'local', sealed: byName('schedule action opened in its run'), openIn: { namespace: 'default', workflowId: 'nightly-report-2026-11-25T15:14:31Z' }, options: { scheduleRuns: false } },
   ];
   const kmsVector = valid.find((v) => v.provider === 'aws-kms');
   if (kmsVector !== undefined) {
@@ -226,13 +246,22 @@ async function verify(args: Args): Promise<number> {
     if (args.kmsEndpoint === undefined) throw new Error(`${args.file} has KMS vectors: pass --kms-endpoint`);
     providers.push(kmsRing(file.kms.keyId, args.kmsEndpoint, args.region ?? file.kms.region));
   }
-  const codec = new EnvelopeCodec({ keyProviders: providers });
+  const codecs = new Map<string, EnvelopeCodec>();
+  const codecFor = (options: DecodeOptions | undefined) => {
+    const key = JSON.stringify([options?.acceptNamespaceScoped ?? null, options?.scheduleRuns ?? null]);
+    let codec = codecs.get(key);
+    if (codec === undefined) {
+      codec = new EnvelopeCodec({ keyProviders: providers, acceptNamespaceScoped: options?.acceptNamespaceScoped, scheduleRuns: options?.scheduleRuns });
+      codecs.set(key, codec);
+    }
+    return codec;
+  };
   const failures: string[] = [];
   let opened = 0;
   let rejected = 0;
   for (const v of file.valid) {
     try {
-      const [out] = await codec.decode([fromProtoJson(v.sealed)], contextOf(v.openIn));
+      const [out] = await codecFor(v.options).decode([fromProtoJson(v.sealed)], contextOf(v.openIn));
       if (samePayload(out!, fromProtoJson(v.input))) opened++;
       else failures.push(`${v.name}: opened to a different payload`);
     } catch (err) {
@@ -241,7 +270,7 @@ async function verify(args: Args): Promise<number> {
   }
   for (const v of file.invalid) {
     try {
-      await codec.decode([fromProtoJson(v.sealed)], contextOf(v.openIn));
+      await codecFor(v.options).decode([fromProtoJson(v.sealed)], contextOf(v.openIn));
       failures.push(`${v.name}: opened, expected ${v.code}`);
     } catch (err) {
       const code = (err as { code?: string }).code;

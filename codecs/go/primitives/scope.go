@@ -123,7 +123,8 @@ const scheduleTimeLayout = "2006-01-02T15:04:05Z"
 
 // IsScheduleRunOf reports whether run is the id the Temporal server gives a run a schedule starts
 // from an action with workflow id action: action + "-" + an RFC 3339 UTC time in whole seconds
-// (exactly YYYY-MM-DDTHH:MM:SSZ) that is a real calendar time.
+// (exactly YYYY-MM-DDTHH:MM:SSZ) that is a real calendar time, year 0001 to 9999 (the TypeScript
+// and Python codecs' range: Python's datetime has no year 0).
 func IsScheduleRunOf(run, action string) bool {
 	if len(run) != len(action)+1+len(scheduleTimeLayout) || run[:len(action)] != action || run[len(action)] != '-' {
 		return false
@@ -131,5 +132,5 @@ func IsScheduleRunOf(run, action string) bool {
 	stamp := run[len(action)+1:]
 	t, err := time.Parse(scheduleTimeLayout, stamp)
 	// Formatting back rejects anything Parse tolerates but the server never writes.
-	return err == nil && t.Format(scheduleTimeLayout) == stamp
+	return err == nil && t.Year() >= 1 && t.Format(scheduleTimeLayout) == stamp
 }

@@ -21,12 +21,14 @@ from temporal_envelope.keys import new_keyring_document
 from temporal_envelope.primitives import (
     EnvelopeHeader,
     InvalidConfigError,
+    KmsUnavailableError,
     MalformedPayloadError,
     PlaintextRejectedError,
     ScopeMismatchError,
     TamperedCiphertextError,
     UnsupportedFormatError,
     make_scope,
+    read_refused_marker,
     seal_template,
 )
 
@@ -136,6 +138,35 @@ async def test_require_encryption_refuses_plaintext_and_otherwise_passes_it_thro
     assert (await EnvelopeCodec(RING).decode([plain]))[0] is plain
     with pytest.raises(PlaintextRejectedError):
         await EnvelopeCodec(RING, require_encryption=True).with_context(wf("a")).decode([plain])
+
+
+async def test_mark_refused_in_workflow_marks_refusals_in_a_workflow_context_only() -> None:
+    [mine] = await EnvelopeCodec(RING).with_context(wf("a")).encode([payload("ok")])
+    [other] = await EnvelopeCodec(RING).with_context(wf("b")).encode([payload("other")])
+    marking = EnvelopeCodec(RING, require_encryption=True, mark_refused_in_workflow=True)
+    out = await marking.with_context(wf("a")).decode([mine, other, payload("plain")])
+    assert out[0] == payload("ok")
+    assert read_refused_marker(out[1]) == ("SCOPE_MISMATCH", 'payload sealed for workflow "b" cannot be decoded in workflow "a"')
+    assert read_refused_marker(out[2]) is not None and read_refused_marker(out[2])[0] == "PLAINTEXT_REJECTED"  # type: ignore[index]
+    assert out[1].data == b""
+    # Activities, context-free calls and codecs without the option still raise.
+    with pytest.raises(PlaintextRejectedError):
+        await marking.with_context(activity("a")).decode([payload("plain")])
+    with pytest.raises(PlaintextRejectedError):
+        await marking.decode([payload("plain")])
+    with pytest.raises(ScopeMismatchError):
+        await EnvelopeCodec(RING).with_context(wf("a")).decode([other])
+
+
+async def test_mark_refused_in_workflow_still_raises_a_failure_that_may_pass() -> None:
+    provider = ScriptedProvider(LocalKeyring.from_document(new_keyring_document()))
+    [sealed] = await EnvelopeCodec(provider).with_context(wf("a")).encode([payload("later")])
+    provider.fail = KmsUnavailableError("KMS endpoint refused the connection")
+    marking = EnvelopeCodec(provider, mark_refused_in_workflow=True).with_context(wf("a"))
+    with pytest.raises(KmsUnavailableError):
+        await marking.decode([sealed])
+    provider.fail = None
+    assert (await marking.decode([sealed]))[0] == payload("later")
 
 
 async def test_another_products_encrypted_payload_is_unsupported() -> None:

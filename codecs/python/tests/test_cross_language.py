@@ -114,3 +114,15 @@ def test_verify_fails_loudly_on_a_vector_that_does_not_hold(tmp_path: Path) -> N
     proc = python_tool("verify", str(out))
     assert proc.returncode == 1
     assert "expected UNKNOWN_KEY" in json.loads(proc.stdout)["failures"][0]
+
+
+def test_python_and_typescript_tools_write_the_same_cases(tmp_path: Path) -> None:
+    # Name for name, so a case added to one tool (the id and schedule-run cases, say) is added to all.
+    names: dict[str, tuple[list[str], list[str]]] = {}
+    for tool, generate in (("python", python_tool), ("typescript", typescript_tool)):
+        out = tmp_path / f"{tool}.json"
+        assert generate("generate", "--out", str(out)).returncode == 0
+        doc = json.loads(out.read_text(encoding="utf-8"))
+        names[tool] = ([v["name"] for v in doc["valid"]], [v["name"] for v in doc["invalid"]])
+    assert names["python"] == names["typescript"]
+    assert "schedule action opened in its run" in names["python"][0]

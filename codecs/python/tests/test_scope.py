@@ -59,6 +59,11 @@ def test_a_schedule_run_opens_its_actions_payloads(run_id: str) -> None:
         "nightly2026-11-25T15:14:31Z",
         "nightly-x-2026-11-25T15:14:31Z",
         "nightly-２０２６-11-25T15:14:31Z",  # full-width digits are not ASCII digits
+        "nightly-2026-13-45T99:99:99Z",
+        "nightly-0000-01-01T00:00:00Z",  # no year 0 (the same range in every codec)
+        "nightly-2100-02-29T00:00:00Z",  # 2100 is not a leap year
+        "nightly-2026-11-25T5:14:31Z",
+        "nightly-2026-11-25T15:14:31Z-2026-11-25T15:14:32Z",  # a run of a run
     ],
 )
 def test_anything_else_that_looks_like_a_run_is_a_mismatch(run_id: str) -> None:
@@ -67,11 +72,18 @@ def test_anything_else_that_looks_like_a_run_is_a_mismatch(run_id: str) -> None:
         check(Scope("ns", "nightly"), Scope("ns", run_id))
 
 
+def test_a_run_of_an_action_id_that_ends_in_a_time() -> None:
+    # Seen against Temporal Server 1.32: the server appends another time.
+    check(Scope("ns", "n-2026-11-25T15:14:31Z"), Scope("ns", "n-2026-11-25T15:14:31Z-2026-11-29T18:27:31Z"))
+
+
 def test_ids_compare_exactly() -> None:
     with pytest.raises(ScopeMismatchError):
         check(Scope("ns", "Wf"), Scope("ns", "wf"))
     with pytest.raises(ScopeMismatchError):
         check(Scope("ns", "\ufeffwf"), Scope("ns", "wf"))
+    with pytest.raises(ScopeMismatchError):
+        check(Scope("ns", "wf"), Scope("ns", "wf\x00"))
     with pytest.raises(ScopeMismatchError):  # NFC vs NFD: different bytes, different workflow
         check(Scope("ns", "caf\u00e9"), Scope("ns", "cafe\u0301"))
 

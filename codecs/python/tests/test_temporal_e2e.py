@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
+from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput, WorkflowFailureError, WorkflowHandle
-from temporalio.converter import PayloadConverter
+from temporalio.converter import PayloadConverter, WorkflowSerializationContext
 from temporalio.worker import Worker
 
 from support import e2e_activities
@@ -170,6 +171,58 @@ async def test_require_encryption_refuses_a_plaintext_signal(
         await handle.terminate("test over")
     # The worker logged the refused task (the SDK logs activation failures), never the payload.
     assert "PLAINTEXT_REJECTED" in caplog.text and injected not in caplog.text
+
+
+async def test_with_mark_refused_in_workflow_a_refused_signal_is_dropped_and_the_workflow_runs_on(
+    dev_server: DevServer, keyring_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plaintext signal and one sealed for another workflow (copied from its history) are dropped:
+    no failed workflow task, the workflow keeps running and takes a good signal after them. Input
+    the codec refuses still fails the workflow task."""
+    caplog.set_level(logging.INFO)
+    codec = EnvelopeCodec(LocalKeyring.open(str(keyring_file)), require_encryption=True, mark_refused_in_workflow=True)
+    injected = canary()
+    async with running(dev_server, codec) as (client, queue):
+        wf_id = f"grant-{uuid.uuid4().hex[:8]}"
+        handle: WorkflowHandle[Any, Any] = await client.start_workflow("SecretRoundTrip", {"secret": "s"}, id=wf_id, task_queue=queue)
+        [for_other] = await codec.with_context(WorkflowSerializationContext(namespace="default", workflow_id="another-workflow")).encode(
+            [PayloadConverter.default.to_payload(injected)]
+        )
+        attacker = await plain_client(dev_server)
+        await attacker.get_workflow_handle(wf_id).signal("proceed", injected)
+        await attacker.workflow_service.signal_workflow_execution(
+            SignalWorkflowExecutionRequest(
+                namespace="default",
+                workflow_execution=WorkflowExecution(workflow_id=wf_id),
+                signal_name="proceed",
+                input=Payloads(payloads=[for_other]),
+            )
+        )
+
+        async def both_handled() -> None:
+            while True:
+                kinds = [e.event_type for e in await raw_history(attacker, wf_id)]
+                signalled = [i for i, k in enumerate(kinds) if k == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+                if len(signalled) == 2 and EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in kinds[signalled[-1] :]:
+                    return
+                await asyncio.sleep(0.2)
+
+        await asyncio.wait_for(both_handled(), 30)
+        kinds = [e.event_type for e in await raw_history(attacker, wf_id)]
+        assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in kinds
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds
+        await handle.signal("proceed", "good")
+        assert await asyncio.wait_for(handle.result(), 60) == {"activity": {"seen": "s"}, "signal": "good"}
+        assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in [e.event_type for e in await raw_history(attacker, wf_id)]
+
+        # Input it refuses: the workflow task fails, as without the option; the workflow never runs.
+        bad_id = f"grant-{uuid.uuid4().hex[:8]}"
+        bad = await attacker.start_workflow("SecretRoundTrip", {"secret": injected}, id=bad_id, task_queue=queue)
+        await wait_for_event(client, bad_id, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in [e.event_type for e in await raw_history(attacker, bad_id)]
+        await bad.terminate("test over")
+    assert "dropping the signal" in caplog.text and "PLAINTEXT_REJECTED" in caplog.text and "SCOPE_MISMATCH" in caplog.text
+    assert injected not in caplog.text
 
 
 async def test_a_signal_that_arrives_while_kms_is_down_fails_the_task_and_is_delivered_after(

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { defaultReportPath, saveUsageScan, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
+import { defaultReportPath, saveUsageScan, type SchedulePayloads, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { UsageError } from '../errors.js';
 import { formatTable, printJson, printLine, warn, type CliIo } from '../io.js';
 import { addJsonOption, addKeySourceOptions, addTemporalOptions, keySourceFrom, temporalOptionsFrom } from '../options.js';
@@ -10,12 +10,12 @@ import { keyFileOf, listKeyInfo, type KeyInfo } from '../key-info.js';
 export function registerKeysUsage(keys: Command, io: CliIo): void {
   const cmd = keys
     .command('usage')
-    .description('walk workflow histories in a namespace and count payloads per key version and per scope')
+    .description("walk a namespace's workflow histories and schedules and count payloads per key version, per scope and per schedule")
     .addOption(new Option('--since <time>', 'only workflows open at or after this time (ISO-8601, or a duration ago: 7d)').argParser((v) => parseInstant(v)))
     .addOption(new Option('--until <time>', 'only workflows started at or before this time').argParser((v) => parseInstant(v)))
     .option('--query <visibility-query>', 'extra visibility query, ANDed with --since/--until (e.g. "WorkflowType = \'Order\'")')
     .addOption(new Option('--concurrency <n>', 'histories fetched at once').argParser(parsePositiveInt).default(4))
-    .option('--by-scope', 'also list counts per namespace/workflow scope')
+    .option('--by-scope', 'also list counts per namespace/workflow scope and per schedule')
     .option('--save [path]', 'save the summary as evidence for "keys retire" (default: <keyring or key config>.usage.json)')
     .option('--no-progress', 'no progress bar (it is off anyway when stderr is not a terminal or with --json)')
     .addHelpText(
@@ -35,7 +35,7 @@ export function registerKeysUsage(keys: Command, io: CliIo): void {
     const showProgress = opts.progress !== false && opts.json !== true && io.stderr.isTTY === true;
     const progress = showProgress ? await makeProgressBar(io) : undefined;
     let failures = 0;
-    const { scan, byScope } = await (async () => {
+    const { scan, byScope, bySchedule } = await (async () => {
       const { scanUsage } = await import('../usage/scan.js');
       try {
         return await scanUsage({
@@ -50,12 +50,16 @@ export function registerKeysUsage(keys: Command, io: CliIo): void {
             failures += 1;
             if (failures <= 5) warn(io, `history of ${workflowId} (run ${runId}) could not be read: ${err.message}`);
           },
+          onScheduleError: (scheduleId, err) => {
+            failures += 1;
+            if (failures <= 5) warn(io, `schedule ${scheduleId} could not be read: ${err.message}`);
+          },
         });
       } finally {
         progress?.stop();
       }
     })();
-    if (failures > 5) warn(io, `${failures - 5} more histories could not be read`);
+    if (failures > 5) warn(io, `${failures - 5} more histories or schedules could not be read`);
 
     // Known keys give the table its STATE column and show keys with no payloads at all; a scan
     // needs no keyring, so a missing one only costs that column.
@@ -72,13 +76,17 @@ export function registerKeysUsage(keys: Command, io: CliIo): void {
     }
     const keys = keyRows(scan, known);
     if (opts.json) {
-      printJson(io, { scan, keys, ...(opts.byScope ? { byScope } : {}), savedTo: savedTo ?? null });
+      printJson(io, { scan, keys, ...(opts.byScope ? { byScope, bySchedule } : {}), savedTo: savedTo ?? null });
     } else {
-      printSummary(io, scan, keys, opts.byScope === true ? byScope : undefined);
+      printSummary(io, scan, keys, opts.byScope === true ? { byScope, bySchedule } : undefined);
       if (savedTo !== undefined) printLine(io, `\nSaved to ${savedTo} (evidence for "temporal-envelope keys retire").`);
     }
     if (scan.failedExecutions > 0) {
       warn(io, `${scan.failedExecutions} of ${scan.executions} histories could not be read: this scan is incomplete and "keys retire" will not accept it`);
+    }
+    const failedSchedules = scan.schedules?.failed ?? 0;
+    if (failedSchedules > 0) {
+      warn(io, `${failedSchedules} schedule(s) could not be read: this scan is incomplete and "keys retire" will not accept it`);
     }
   });
 }
@@ -91,50 +99,64 @@ interface KeyRow {
   shreddable: number;
   v2: number;
   branchKeys: number;
+  /** Schedules holding payloads under this key (a subset of `payloads` is theirs). */
+  schedules: number;
 }
 
 function keyRows(scan: UsageScan, known: readonly KeyInfo[]): KeyRow[] {
   const rows: KeyRow[] = [];
   const seen = new Set<string>();
+  const schedules = (id: string) => scan.schedules?.byKey[id]?.schedules.length ?? 0;
   for (const k of known) {
     const u = scan.byKey[k.id];
-    rows.push({ id: k.id, state: k.state, ...counts(u) });
+    rows.push({ id: k.id, state: k.state, ...counts(u), schedules: schedules(k.id) });
     seen.add(k.id);
   }
   for (const [id, u] of Object.entries(scan.byKey)) {
     // In history but not in this keyring: no configured key opens these payloads.
-    if (!seen.has(id)) rows.push({ id, state: 'not in keyring', ...counts(u) });
+    if (!seen.has(id)) rows.push({ id, state: 'not in keyring', ...counts(u), schedules: schedules(id) });
   }
   return rows;
 }
 
-function counts(u: UsageScan['byKey'][string] | undefined): Omit<KeyRow, 'id' | 'state'> {
+function counts(u: UsageScan['byKey'][string] | undefined): Omit<KeyRow, 'id' | 'state' | 'schedules'> {
   return { payloads: u?.payloads ?? 0, scopes: u?.scopes ?? 0, shreddable: u?.shreddable ?? 0, v2: u?.v2 ?? 0, branchKeys: u?.branchKeys ?? 0 };
 }
 
-function printSummary(io: CliIo, scan: UsageScan, keys: readonly KeyRow[], byScope: readonly ScopeUsage[] | undefined): void {
+function printSummary(io: CliIo, scan: UsageScan, keys: readonly KeyRow[], detail: { byScope: readonly ScopeUsage[]; bySchedule: readonly SchedulePayloads[] } | undefined): void {
   const window = scan.since === null && scan.until === null ? 'all retained workflows' : `workflows open ${scan.since === null ? '' : `since ${scan.since} `}${scan.until === null ? '' : `started until ${scan.until}`}`.trim();
-  printLine(io, `Namespace ${JSON.stringify(scan.namespace)} at ${scan.address}: ${window}.`);
-  printLine(io, `Scanned ${scan.executions} workflow execution(s), ${scan.payloads} payload(s), ${scan.unencrypted} not encrypted by temporal-envelope.`);
+  printLine(io, `Namespace ${JSON.stringify(scan.namespace)} at ${scan.address}: ${window}, and every schedule.`);
+  printLine(
+    io,
+    `Scanned ${scan.executions} workflow execution(s) and ${scan.schedules?.scanned ?? 0} schedule(s): ${scan.payloads} payload(s), ${scan.unencrypted} not encrypted by temporal-envelope.`,
+  );
   printLine(io);
   printLine(
     io,
     formatTable(
-      ['KEY ID', 'STATE', 'PAYLOADS', 'SCOPES', 'SHREDDABLE', 'V2', 'BRANCH KEYS'],
-      keys.map((k) => [k.id, k.state, String(k.payloads), String(k.scopes), String(k.shreddable), String(k.v2), String(k.branchKeys)]),
+      ['KEY ID', 'STATE', 'PAYLOADS', 'SCOPES', 'SCHEDULES', 'SHREDDABLE', 'V2', 'BRANCH KEYS'],
+      keys.map((k) => [k.id, k.state, String(k.payloads), String(k.scopes), String(k.schedules), String(k.shreddable), String(k.v2), String(k.branchKeys)]),
     ),
   );
   const idle = keys.filter((k) => k.payloads === 0 && k.state === 'decrypt-only');
   if (idle.length > 0) printLine(io, `\nNo retained payload uses: ${idle.map((k) => k.id).join(', ')} (candidates for "keys retire").`);
-  if (byScope !== undefined) {
+  const heldBySchedules = keys.filter((k) => k.schedules > 0 && k.state !== 'primary');
+  if (heldBySchedules.length > 0) {
+    printLine(io, `\nSchedules hold payloads under ${heldBySchedules.map((k) => k.id).join(', ')}: "temporal-envelope keys reseal-schedules" re-seals them under the primary.`);
+  }
+  if (detail !== undefined) {
     printLine(io);
     printLine(
       io,
       formatTable(
         ['NAMESPACE', 'WORKFLOW ID', 'KEY ID', 'PAYLOADS'],
-        byScope.map((s) => [s.namespace, s.workflowId ?? '(namespace scope)', s.keyId, String(s.payloads)]),
+        detail.byScope.map((s) => [s.namespace, s.workflowId ?? '(namespace scope)', s.keyId, String(s.payloads)]),
       ),
     );
+    if (detail.bySchedule.length > 0) {
+      printLine(io);
+      printLine(io, formatTable(['SCHEDULE', 'KEY ID', 'PAYLOADS'], detail.bySchedule.map((s) => [s.scheduleId, s.keyId, String(s.payloads)])));
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import { formatTable, printJson, printLine, type CliIo } from '../io.js';
 import { keyFileOf, listKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.js';
 import { addJsonOption, addKeySourceOptions, keySourceFrom } from '../options.js';
 import { parseDuration } from '../parse.js';
+import { registerKeysResealSchedules } from './keys-schedules.js';
 import { registerKeysShred } from './keys-shred.js';
 import { registerKeysStore } from './keys-store.js';
 import { registerKeysUsage } from './keys-usage.js';
@@ -17,7 +18,7 @@ import { registerKeysUsage } from './keys-usage.js';
 export function registerKeys(program: Command, io: CliIo): void {
   const keys = program
     .command('keys')
-    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, shred, store init')
+    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, reseal-schedules, shred, store init')
     .addHelpText('after', '\nRun "temporal-envelope keys <command> --help" for the options of each command.');
 
   addJsonOption(
@@ -80,6 +81,7 @@ export function registerKeys(program: Command, io: CliIo): void {
       scannedAt: s.finishedAt,
       payloads: s.byKey[id]?.payloads ?? 0,
       scopes: s.byKey[id]?.scopes ?? 0,
+      schedules: s.schedules?.byKey[id]?.schedules ?? [],
     }));
     if (opts.json) {
       printJson(io, { key: info, usage, report: report === undefined ? null : reportPath });
@@ -96,7 +98,10 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (info.retired !== undefined) lines.push(['retired', info.retired]);
     if (info.provider === 'local') lines.push(['material', info.destroyed ? 'destroyed' : 'present']);
     if (usage.length === 0) lines.push(['usage', `no scan saved (run "temporal-envelope keys usage --save")`]);
-    for (const u of usage) lines.push([`usage ${u.namespace}`, `${u.payloads} payload(s) in ${u.scopes} scope(s), scanned ${u.scannedAt}`]);
+    for (const u of usage) {
+      const held = u.schedules.length > 0 ? `, ${u.schedules.length} schedule(s) among them` : '';
+      lines.push([`usage ${u.namespace}`, `${u.payloads} payload(s) in ${u.scopes} scope(s)${held}, scanned ${u.scannedAt}`]);
+    }
     const width = Math.max(...lines.map(([k]) => k.length));
     for (const [k, v] of lines) printLine(io, `${`${k}:`.padEnd(width + 2)}${v}`);
   });
@@ -192,6 +197,7 @@ export function registerKeys(program: Command, io: CliIo): void {
   });
 
   registerKeysUsage(keys, io);
+  registerKeysResealSchedules(keys, io);
   registerKeysShred(keys, io);
   registerKeysStore(keys, io);
 }

@@ -1,14 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import { peekSealed } from '../../../primitives/format-versions.js';
-import { UsageTally, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
+import { UsageTally, type SchedulePayloads, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { TemporalConnectionOptions } from '../options.js';
 import { forEachPayload } from './history-payloads.js';
+import { describeSchedule, forEachSchedulePayload, listScheduleIds } from './schedules.js';
 
 /**
- * Walk the histories of a namespace's workflow executions and count payloads per KEK (and, for
- * format version 2, per branch key) and per scope.
+ * Walk the histories of a namespace's workflow executions, and its schedules, and count payloads
+ * per KEK (and, for format version 2, per branch key), scope and schedule.
  * Uses the raw WorkflowService calls: the high-level client would run memo and search attributes
  * through a data converter, and an encrypted memo has no converter here.
  */
@@ -21,11 +22,13 @@ export interface ScanOptions {
   readonly onTotal?: (total: number) => void;
   readonly onProgress?: (done: number) => void;
   readonly onExecutionError?: (workflowId: string, runId: string, error: Error) => void;
+  readonly onScheduleError?: (scheduleId: string, error: Error) => void;
 }
 
 export interface ScanResult {
   readonly scan: UsageScan;
   readonly byScope: ScopeUsage[];
+  readonly bySchedule: SchedulePayloads[];
 }
 
 export function buildQuery(options: Pick<ScanOptions, 'since' | 'until' | 'query'>): string {
@@ -134,6 +137,33 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
     } while (listToken !== undefined);
     await Promise.all(inflight);
 
+    // Schedules: each keeps its action's input, memo and summary sealed for every future run, and
+    // `keys retire` must not retire a key one of them still needs.
+    const describing = new Set<Promise<void>>();
+    try {
+      for await (const scheduleId of listScheduleIds(service, namespace)) {
+        while (describing.size >= options.concurrency) await Promise.race(describing);
+        const p: Promise<void> = describeSchedule(service, namespace, scheduleId)
+          .then((described) => {
+            const found: Parameters<UsageTally['add']>[0][] = [];
+            forEachSchedulePayload(described, (payload) => found.push(peekSealed(payload)));
+            tally.addSchedule(scheduleId, found);
+          })
+          .catch((err: unknown) => {
+            // Deleted between the listing and now: nothing of it is left to count.
+            if ((err as { code?: unknown }).code === 5) return;
+            tally.scheduleFailed();
+            options.onScheduleError?.(scheduleId, err as Error);
+          })
+          .finally(() => describing.delete(p));
+        describing.add(p);
+      }
+    } catch (err) {
+      throw temporalError(err, options.connection, query);
+    } finally {
+      await Promise.all(describing);
+    }
+
     return {
       scan: {
         address,
@@ -148,8 +178,10 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
         payloads: tally.payloads,
         unencrypted: tally.unencrypted,
         byKey: tally.byKey(),
+        schedules: tally.scheduleUsage(),
       },
       byScope: tally.byScope(),
+      bySchedule: tally.bySchedule(),
     };
   } finally {
     await connection.close();

@@ -14,6 +14,7 @@ import { auditIds } from '../audit-ids.js';
 import { HttpError, badRequest, forbidden, toHttp } from '../http-errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Action, Policy } from '../policy.js';
+import { targetWorkflowId } from '../target-workflow.js';
 
 interface Deps {
   config: Readonly<ServerConfig>;
@@ -54,7 +55,8 @@ const NAMESPACE_RE = /^[A-Za-z0-9._-]{1,255}$/;
 
 /**
  * Temporal's codec protocol: POST /decode and /encode with `{"payloads": [...]}` (proto3 JSON) and
- * the namespace in `X-Namespace` (temporalio/ui src/lib/services/data-encoder.ts). The UI renders a
+ * the namespace in `X-Namespace` (temporalio/ui src/lib/services/data-encoder.ts), and optionally
+ * our extension `X-Envelope-Workflow-Id` (../target-workflow.ts). The UI renders a
  * payload the server returns unchanged as encoded, so a payload this caller may not open (policy,
  * retired or shredded key) is returned as it came, rather than failing the whole page; a payload
  * that is ours but broken fails the request with its typed code.
@@ -78,6 +80,8 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     const ns = fromPath ?? fromHeader ?? config.codec.defaultNamespace;
     if (!NAMESPACE_RE.test(ns)) throw badRequest(`${fromPath !== undefined ? 'namespace in the path' : 'X-Namespace header'} is not a valid namespace name`);
     req.audit.namespace = ns;
+    const target = targetWorkflowId(req.headers, ns);
+    if (target !== undefined) req.audit.targetWorkflowId = target;
     req.principal = await throttle.guard(req.ip, () => auth.authenticate(req.headers));
     req.audit.principal = req.principal.id;
     req.audit.via = req.principal.via;
@@ -109,6 +113,13 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     const audit = req.audit!;
     const ns = audit.namespace!;
     requireNamespace(policy, principal, 'decode', ns);
+    // With a target workflow, open only what a worker in that workflow would accept (the codec's
+    // scope rules, with this server's codec.acceptNamespaceScoped and codec.scheduleRuns), and
+    // only for a caller allowed that workflow.
+    const target = audit.targetWorkflowId === undefined ? undefined : makeScope(ns, audit.targetWorkflowId);
+    if (target !== undefined && !policy.allows(principal, 'decode', target)) {
+      throw forbidden(`${principal.id} may not decode for workflow ${JSON.stringify(target.workflowId)} in namespace ${JSON.stringify(ns)}`);
+    }
     const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
 
     // The codec reads each header once and asks here, once per request and before any key is
@@ -116,6 +127,7 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
     // must allow the sealed workflow.
     const results = await codec.decodeDetailed(payloads, {
       passThroughUnopenable: true,
+      ...(target === undefined ? {} : { expectedScope: target }),
       authorize: (sealed) => {
         const allowed = sealed.map(({ scope }) => scope.namespace === ns && policy.allows(principal, 'decode', scope));
         const denied = allowed.filter((a) => !a).length;
@@ -164,9 +176,24 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
   const encode = async (req: FastifyRequest) => {
     const principal = req.principal!;
     const ns = req.audit!.namespace!;
+    const targetId = req.audit!.targetWorkflowId;
     requireNamespace(policy, principal, 'encode', ns);
+    // The same workflow-id rules as /decode: sealing for a workflow needs a rule that allows the
+    // caller that workflow; sealing for the whole namespace (no target: what the Temporal UI
+    // asks for) needs a rule without patterns or with includeNamespaceScoped, so a caller limited
+    // to tenant-acme-* cannot mint payloads that a worker with acceptNamespaceScoped would take
+    // in every workflow of the namespace.
+    const scope = makeScope(ns, targetId);
+    if (!policy.allows(principal, 'encode', scope)) {
+      throw forbidden(
+        targetId === undefined
+          ? `${principal.id} may not encode namespace-scoped payloads in namespace ${JSON.stringify(ns)} (its rules name workflow-id patterns without includeNamespaceScoped); name the workflow in X-Envelope-Workflow-Id`
+          : `${principal.id} may not encode for workflow ${JSON.stringify(targetId)} in namespace ${JSON.stringify(ns)}`,
+      );
+    }
+    if (targetId !== undefined) req.audit!.verifiedWorkflowIds = [targetId]; // authorized above, and sealed by this server
     const payloads = parse(req.body, config.server.maxPayloadsPerRequest);
-    const sealed = await codec.encodeInScope(payloads, makeScope(ns));
+    const sealed = await codec.encodeInScope(payloads, scope);
     const keyIds = new Set(sealed.map((p) => peekScope(p)?.keyId).filter((k): k is string => k !== undefined));
     req.audit!.verifiedKeyIds = [...keyIds]; // chosen by this server, not by the caller
     req.audit!.counts = { payloads: payloads.length, encoded: sealed.length };

@@ -34,24 +34,33 @@ type openIn struct {
 	WorkflowID *string `json:"workflowId"`
 }
 
+// decodeOptions are the decoder's scope options for one vector; nil fields: the defaults
+// (namespace-scoped payloads refused in a workflow, schedule runs accepted).
+type decodeOptions struct {
+	AcceptNamespaceScoped *bool `json:"acceptNamespaceScoped,omitempty"`
+	ScheduleRuns          *bool `json:"scheduleRuns,omitempty"`
+}
+
 type validVector struct {
-	Name        string      `json:"name"`
-	Provider    string      `json:"provider"`
-	Algorithm   string      `json:"algorithm"`
-	Compression any         `json:"compression"` // false or "deflate"
-	Namespace   string      `json:"namespace"`
-	WorkflowID  *string     `json:"workflowId"`
-	Input       payloadJSON `json:"input"`
-	Sealed      payloadJSON `json:"sealed"`
-	OpenIn      *openIn     `json:"openIn,omitempty"`
+	Name        string         `json:"name"`
+	Provider    string         `json:"provider"`
+	Algorithm   string         `json:"algorithm"`
+	Compression any            `json:"compression"` // false or "deflate"
+	Namespace   string         `json:"namespace"`
+	WorkflowID  *string        `json:"workflowId"`
+	Input       payloadJSON    `json:"input"`
+	Sealed      payloadJSON    `json:"sealed"`
+	OpenIn      *openIn        `json:"openIn,omitempty"`
+	Options     *decodeOptions `json:"options,omitempty"`
 }
 
 type invalidVector struct {
-	Name     string      `json:"name"`
-	Code     string      `json:"code"`
-	Provider string      `json:"provider"`
-	Sealed   payloadJSON `json:"sealed"`
-	OpenIn   *openIn     `json:"openIn,omitempty"`
+	Name     string         `json:"name"`
+	Code     string         `json:"code"`
+	Provider string         `json:"provider"`
+	Sealed   payloadJSON    `json:"sealed"`
+	OpenIn   *openIn        `json:"openIn,omitempty"`
+	Options  *decodeOptions `json:"options,omitempty"`
 }
 
 // payloadJSON is a Payload in proto3 JSON: metadata values and data as standard base64. Written by
@@ -88,3 +97,5 @@ func fromJSON(j payloadJSON) (*commonpb.Payload, error) {
 }
 
 func strPtr(s string) *string { return &s }
+
+func boolPtr(b bool) *bool { return &b }

@@ -110,6 +110,18 @@ func generate(a args) error {
 		&commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("binary/null")}})
 	add(validVector{Name: "binary payload with extra metadata", Provider: "local", Algorithm: "XCHACHA20-POLY1305", Compression: false, Namespace: "ns.with.dots", WorkflowID: strPtr("x")},
 		&commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("binary/plain"), "custom-key": {0, 255, 1}}, Data: []byte{0, 1, 2, 254, 255}})
+	// Ids every codec must carry byte for byte (docs/wire-format.md): a leading BOM, NUL, the 1024-byte limit.
+	exact := func(name, workflowID string) {
+		add(validVector{Name: name, Provider: "local", Algorithm: "AES-256-GCM", Compression: false, Namespace: "default", WorkflowID: strPtr(workflowID), OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr(workflowID)}}, jsonPayload(name))
+	}
+	exact("workflow id with a leading BOM", "\ufeffgrant-bom")
+	exact("workflow id with NUL", "grant\x00nul")
+	exact("workflow id of 1024 UTF-8 bytes", strings.Repeat("x", 1020)+"😀")
+	// The schedule-run clause: sealed for the schedule action's id, opened in a run the server started.
+	add(validVector{Name: "schedule action opened in its run", Provider: "local", Algorithm: "AES-256-GCM", Compression: false, Namespace: "default", WorkflowID: strPtr("nightly-report"), OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("nightly-report-2026-11-25T15:14:31Z")}},
+		jsonPayload(map[string]string{"run": "scheduled"}))
+	add(validVector{Name: "namespace scope opened in a workflow, accepted by option", Provider: "local", Algorithm: "AES-256-GCM", Compression: false, Namespace: "default", OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("grant-42")}, Options: &decodeOptions{AcceptNamespaceScoped: boolPtr(true)}},
+		jsonPayload("from the UI"))
 
 	var valid []validVector
 	for _, c := range cases {
@@ -131,6 +143,14 @@ func generate(a args) error {
 	}
 
 	first := valid[0].Sealed
+	byName := func(name string) payloadJSON {
+		for _, v := range valid {
+			if v.Name == name {
+				return v.Sealed
+			}
+		}
+		panic("no vector " + name)
+	}
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	withMeta := func(k string, v *string) payloadJSON {
 		m := map[string]string{}
@@ -188,6 +208,9 @@ func generate(a args) error {
 	invalid = append(invalid,
 		invalidVector{Name: "opened in another workflow", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: first, OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("grant-43")}},
 		invalidVector{Name: "opened in another namespace", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: first, OpenIn: &openIn{Namespace: "other", WorkflowID: strPtr("grant-42")}},
+		invalidVector{Name: "namespace scope opened in a workflow", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: byName("aes-gcm namespace scope"), OpenIn: &openIn{Namespace: "tenant-a", WorkflowID: strPtr("grant-42")}},
+		invalidVector{Name: "schedule action opened in a run-shaped id that is no time", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: byName("schedule action opened in its run"), OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("nightly-report-2026-13-45T99:99:99Z")}},
+		invalidVector{Name: "schedule action opened in its run, scheduleRuns off", Code: "SCOPE_MISMATCH", Provider: "local", Sealed: byName("schedule action opened in its run"), OpenIn: &openIn{Namespace: "default", WorkflowID: strPtr("nightly-report-2026-11-25T15:14:31Z")}, Options: &decodeOptions{ScheduleRuns: boolPtr(false)}},
 	)
 	kmsField, kmsWhat := "envelope-dek", "DEK"
 	if branch {

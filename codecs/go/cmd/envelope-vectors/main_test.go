@@ -24,14 +24,14 @@ func TestGenerateThenVerify(t *testing.T) {
 	}
 	var f vectorFile
 	raw, _ := os.ReadFile(file)
-	if err := json.Unmarshal(raw, &f); err != nil || f.Format != crossFormat || f.Generator != "go" || len(f.Valid) != 8 || len(f.Invalid) != 13 {
+	if err := json.Unmarshal(raw, &f); err != nil || f.Format != crossFormat || f.Generator != "go" || len(f.Valid) != 13 || len(f.Invalid) != 16 {
 		t.Fatalf("file: %v %+v", err, f)
 	}
 	if code := run([]string{"verify", file}, &out, &errOut); code != 0 {
 		t.Fatalf("verify exited %d: %s %s", code, out.String(), errOut.String())
 	}
 	var s summary
-	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Opened != 8 || s.Rejected != 13 || len(s.Failures) != 0 || s.Verifier != "go" {
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Opened != 13 || s.Rejected != 16 || len(s.Failures) != 0 || s.Verifier != "go" {
 		t.Fatalf("summary %s", out.String())
 	}
 

@@ -82,14 +82,37 @@ func verify(a args) (summary, error) {
 		}
 		providers = append(providers, ring)
 	}
-	cdc, err := codec.New(codec.Options{KeyProviders: providers})
-	if err != nil {
-		return summary{}, err
+	// One codec per set of scope options a vector names, all on the same providers.
+	codecs := map[[2]string]*codec.Codec{}
+	codecFor := func(o *decodeOptions) (*codec.Codec, error) {
+		opts := codec.Options{KeyProviders: providers}
+		key := [2]string{"", ""}
+		if o != nil && o.AcceptNamespaceScoped != nil {
+			opts.AcceptNamespaceScoped = *o.AcceptNamespaceScoped
+			key[0] = fmt.Sprint(*o.AcceptNamespaceScoped)
+		}
+		if o != nil && o.ScheduleRuns != nil {
+			opts.ScheduleRuns = o.ScheduleRuns
+			key[1] = fmt.Sprint(*o.ScheduleRuns)
+		}
+		if c, ok := codecs[key]; ok {
+			return c, nil
+		}
+		c, err := codec.New(opts)
+		if err != nil {
+			return nil, err
+		}
+		codecs[key] = c
+		return c, nil
 	}
-	decode := func(p payloadJSON, o *openIn) (*commonpb.Payload, error) {
+	decode := func(p payloadJSON, o *openIn, options *decodeOptions) (*commonpb.Payload, error) {
 		in, err := fromJSON(p)
 		if err != nil {
 			return nil, primitives.Wrapf(primitives.CodeMalformedPayload, err, "not a proto3 JSON Payload")
+		}
+		cdc, err := codecFor(options)
+		if err != nil {
+			return nil, err
 		}
 		var pc converter.PayloadCodec = cdc
 		if sc := contextOf(o); sc != nil {
@@ -103,7 +126,7 @@ func verify(a args) (summary, error) {
 	}
 	s := summary{Generator: f.Generator, Verifier: "go"}
 	for _, v := range f.Valid {
-		out, err := decode(v.Sealed, v.OpenIn)
+		out, err := decode(v.Sealed, v.OpenIn, v.Options)
 		if err != nil {
 			s.Failures = append(s.Failures, fmt.Sprintf("%s: %s", v.Name, describe(err)))
 			continue
@@ -116,7 +139,7 @@ func verify(a args) (summary, error) {
 		s.Opened++
 	}
 	for _, v := range f.Invalid {
-		_, err := decode(v.Sealed, v.OpenIn)
+		_, err := decode(v.Sealed, v.OpenIn, v.Options)
 		switch code := primitives.CodeOf(err); {
 		case err == nil:
 			s.Failures = append(s.Failures, fmt.Sprintf("%s: opened, expected %s", v.Name, v.Code))

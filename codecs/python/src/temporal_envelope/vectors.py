@@ -74,6 +74,7 @@ class _Case:
     workflow_id: str | None
     input: Payload
     open_in: dict[str, str | None] | None = None
+    options: dict[str, bool] | None = None
 
 
 async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, region: str, hierarchy: KeyHierarchy = "per-workflow") -> None:
@@ -113,6 +114,22 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
             Payload(metadata={"encoding": b"binary/plain", "custom-key": bytes([0, 255, 1])}, data=bytes([0, 1, 2, 254, 255])),
         )
     )
+    # Ids every codec must carry byte for byte (docs/wire-format.md): a leading BOM, NUL, the 1024-byte limit.
+    for name, workflow_id in [
+        ("workflow id with a leading BOM", "\ufeffgrant-bom"),
+        ("workflow id with NUL", "grant\x00nul"),
+        ("workflow id of 1024 UTF-8 bytes", "x" * 1020 + "\U0001f600"),
+    ]:
+        cases.append(_Case(name, "local", "AES-256-GCM", False, "default", workflow_id, _json_payload(name), {"namespace": "default", "workflowId": workflow_id}))
+    # The schedule-run clause: sealed for the schedule action's id, opened in a run the server started.
+    cases.append(
+        _Case("schedule action opened in its run", "local", "AES-256-GCM", False, "default", "nightly-report", _json_payload({"run": "scheduled"}),
+              {"namespace": "default", "workflowId": "nightly-report-2026-11-25T15:14:31Z"})
+    )
+    cases.append(
+        _Case("namespace scope opened in a workflow, accepted by option", "local", "AES-256-GCM", False, "default", None, _json_payload("from the UI"),
+              {"namespace": "default", "workflowId": "grant-42"}, {"acceptNamespaceScoped": True})
+    )
 
     valid: list[dict[str, Any]] = []
     for c in cases:
@@ -136,9 +153,14 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
         }
         if c.open_in is not None:
             vector["openIn"] = c.open_in
+        if c.options is not None:
+            vector["options"] = c.options
         valid.append(vector)
 
     first = valid[0]["sealed"]
+
+    def by_name(name: str) -> dict[str, Any]:
+        return next(v["sealed"] for v in valid if v["name"] == name)
 
     def with_meta(key: str, value: bytes | None) -> dict[str, Any]:
         metadata = dict(first["metadata"])
@@ -192,6 +214,11 @@ async def generate(out: str, kms_endpoint: str | None, kms_key: str | None, regi
         *key_cases,
         {"name": "opened in another workflow", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": first, "openIn": {"namespace": "default", "workflowId": "grant-43"}},
         {"name": "opened in another namespace", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": first, "openIn": {"namespace": "other", "workflowId": "grant-42"}},
+        {"name": "namespace scope opened in a workflow", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": by_name("aes-gcm namespace scope"), "openIn": {"namespace": "tenant-a", "workflowId": "grant-42"}},
+        {"name": "schedule action opened in a run-shaped id that is no time", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": by_name("schedule action opened in its run"),
+         "openIn": {"namespace": "default", "workflowId": "nightly-report-2026-13-45T99:99:99Z"}},
+        {"name": "schedule action opened in its run, scheduleRuns off", "code": "SCOPE_MISMATCH", "provider": "local", "sealed": by_name("schedule action opened in its run"),
+         "openIn": {"namespace": "default", "workflowId": "nightly-report-2026-11-25T15:14:31Z"}, "options": {"scheduleRuns": False}},
     ]
     kms_vector = next((v for v in valid if v["provider"] == "aws-kms"), None)
     if kms_vector is not None:
@@ -243,11 +270,25 @@ async def verify(path: str, kms_endpoint: str | None, region: str | None) -> tup
         if kms_endpoint is None:
             raise SystemExit(f"{path} has KMS vectors: pass --kms-endpoint")
         providers.append(_kms_ring(doc["kms"]["keyId"], kms_endpoint, region or doc["kms"]["region"]))
-    codec = EnvelopeCodec(providers)
+    codecs: dict[tuple[bool | None, bool | None], EnvelopeCodec] = {}
+
+    def codec_for(options: dict[str, bool] | None) -> EnvelopeCodec:
+        # One codec per set of scope options a vector names; absent options are the defaults.
+        accept = (options or {}).get("acceptNamespaceScoped")
+        runs = (options or {}).get("scheduleRuns")
+        if (accept, runs) not in codecs:
+            codecs[(accept, runs)] = EnvelopeCodec(
+                providers,
+                accept_namespace_scoped=False if accept is None else accept,
+                schedule_runs=True if runs is None else runs,
+            )
+        return codecs[(accept, runs)]
+
     failures: list[str] = []
     opened = rejected = 0
     for v in doc["valid"]:
         context = _context_of(v.get("openIn"))
+        codec = codec_for(v.get("options"))
         bound = codec if context is None else codec.with_context(context)
         try:
             [out] = await bound.decode([from_proto_json(v["sealed"])])
@@ -260,6 +301,7 @@ async def verify(path: str, kms_endpoint: str | None, region: str | None) -> tup
             failures.append(f"{v['name']}: opened to a different payload")
     for v in doc["invalid"]:
         context = _context_of(v.get("openIn"))
+        codec = codec_for(v.get("options"))
         bound = codec if context is None else codec.with_context(context)
         try:
             await bound.decode([from_proto_json(v["sealed"])])

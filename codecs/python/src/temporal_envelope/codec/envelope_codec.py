@@ -15,11 +15,13 @@ namespace. Bytes: primitives/wire_format.py and wire_format_v2.py; rules: docs/w
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from collections.abc import Sequence
 from typing import Final, Literal
 
+import temporalio.runtime
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
@@ -38,14 +40,18 @@ from ..keys.provider_set import ProviderSet
 from ..primitives.aead import AeadAlgorithm, RandomSource, aead_suite, is_aead_algorithm
 from ..primitives.branch_key import KeyHierarchy, is_key_hierarchy
 from ..primitives.errors import (
+    EnvelopeError,
     InvalidConfigError,
     MalformedPayloadError,
     PlaintextRejectedError,
     UnsupportedFormatError,
 )
+from ..primitives.refused_marker import refused_marker
 from ..primitives.scope import Scope, check_scope, make_scope
 from ..primitives.wire_format import ENCODING_BYTES, META_ENCODING, META_VERSION, Compression
 from ..primitives.wire_format_versions import parsed_sealed_header, sealing_template, wrapped_key_of
+
+_log = logging.getLogger("temporal_envelope")
 
 #: A sealed payload never inflates past this (a deflate bomb is refused, not expanded).
 MAX_INFLATED_BYTES: Final = 64 * 1024 * 1024
@@ -67,6 +73,7 @@ class _Shared:
         require_encryption: bool,
         accept_namespace_scoped: bool,
         schedule_runs: bool,
+        mark_refused_in_workflow: bool,
         random: RandomSource,
     ) -> None:
         self.providers = providers
@@ -79,6 +86,7 @@ class _Shared:
         self.require_encryption = require_encryption
         self.accept_namespace_scoped = accept_namespace_scoped
         self.schedule_runs = schedule_runs
+        self.mark_refused_in_workflow = mark_refused_in_workflow
         self.random = random
 
 
@@ -110,6 +118,12 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             /encode) in a workflow context. Default off: the secure default.
         schedule_runs: Accept a payload sealed for workflow S in a run a schedule started from it
             (``S-YYYY-MM-DDTHH:MM:SSZ``). Default on.
+        mark_refused_in_workflow: In a workflow context, return a payload refused for good
+            (anything but KMS_UNAVAILABLE and KEY_LIMIT_EXCEEDED) as a refused-payload marker,
+            logged with its code and reason, instead of raising: the SDK then drops a refused
+            signal, as Go's does, instead of failing the workflow task on every attempt (a
+            stalled workflow). Input, memo and results still fail the task. Default off: a client
+            sharing this codec reports the marker's unknown encoding instead of the refusal.
         key_hierarchy: How new data keys are made. ``"per-workflow"`` (default): one KMS data key per
             workflow per key lifetime (format v1); CloudTrail names each workflow. ``"branch"``: one
             KMS call per namespace per ``branch_key_max_age_seconds``, each workflow's data key
@@ -136,6 +150,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         schedule_runs: bool = True,
         key_hierarchy: KeyHierarchy = "per-workflow",
         branch_key_max_age_seconds: float = 60 * 60,
+        mark_refused_in_workflow: bool = False,
         cache: DekCacheLimits | None = None,
         observer: KeyObserver | None = None,
         random: RandomSource = os.urandom,
@@ -186,6 +201,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             require_encryption=bool(require_encryption),
             accept_namespace_scoped=bool(accept_namespace_scoped),
             schedule_runs=bool(schedule_runs),
+            mark_refused_in_workflow=bool(mark_refused_in_workflow),
             random=random,
         )
         self._context: SerializationContext | None = None
@@ -223,6 +239,9 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         return await self.encode_in_scope(payloads, self.sealing_scope())
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._shared.mark_refused_in_workflow and isinstance(self._context, WorkflowSerializationContext):
+            expected = self.expected_scope()
+            return [await self._open_or_mark(p, expected) for p in payloads]
         return await self.decode_in_scope(payloads, self.expected_scope())
 
     async def encode_in_scope(self, payloads: Sequence[Payload], scope: Scope) -> list[Payload]:
@@ -275,6 +294,24 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         # A branch-derived data key seals in format v2, any other in v1: its wrapped form says which.
         template = sealing_template(s.algorithm, lease.key_id, scope, lease.wrapped, compression)
         return template.payload(lease.cipher.seal(plaintext, template.aad, s.random))
+
+    async def _open_or_mark(self, payload: Payload, expected: Scope | None) -> Payload:
+        # A failure that may pass (KMS down) still raises: the task retries, nothing is lost.
+        try:
+            return await self._open_one(payload, expected)
+        except EnvelopeError as err:
+            if err.retryable:
+                raise
+            _log.warning(
+                "temporal_envelope: refused a payload in workflow %r (%s); a signal carrying it is dropped",
+                expected.workflow_id if expected else None,
+                err,
+            )
+            # The default runtime's meter: where the SDK's own worker metrics go unless replaced.
+            temporalio.runtime.Runtime.default().metric_meter.create_counter(
+                "temporal_envelope_refused_payloads", "Payloads a worker's codec refused and marked", "payloads"
+            ).add(1, {"code": err.code})
+            return refused_marker(err.code, err.message)
 
     async def _open_one(self, payload: Payload, expected: Scope | None) -> Payload:
         s = self._shared

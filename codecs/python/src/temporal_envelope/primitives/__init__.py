@@ -47,6 +47,7 @@ from .errors import (
     is_envelope_error,
 )
 from .length_prefixed import length_prefixed
+from .refused_marker import REFUSED_ENCODING, read_refused_marker, refused_marker
 from .scope import Scope, check_scope, is_schedule_run, make_scope, scope_fields, scope_key, scope_to_encryption_context
 from .wire_format import (
     ENCODING,
@@ -132,6 +133,9 @@ __all__ = [
     "parse_header",
     "parsed_header",
     "peek_scope",
+    "REFUSED_ENCODING",
+    "read_refused_marker",
+    "refused_marker",
     "prepare_key",
     "scope_key",
     "scope_to_encryption_context",
