@@ -61,7 +61,7 @@ func TestGenerateBranchThenVerify(t *testing.T) {
 	}
 	var f vectorFile
 	raw, _ := os.ReadFile(file)
-	if err := json.Unmarshal(raw, &f); err != nil || f.Hierarchy != "branch" || len(f.Valid) != 8 || len(f.Invalid) != 18 {
+	if err := json.Unmarshal(raw, &f); err != nil || f.Hierarchy != "branch" || len(f.Valid) != 13 || len(f.Invalid) != 21 {
 		t.Fatalf("file: %v hierarchy=%q valid=%d invalid=%d", err, f.Hierarchy, len(f.Valid), len(f.Invalid))
 	}
 	for _, v := range f.Valid {
@@ -74,7 +74,7 @@ func TestGenerateBranchThenVerify(t *testing.T) {
 		t.Fatalf("verify exited %d: %s %s", code, out.String(), errOut.String())
 	}
 	var s summary
-	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Opened != 8 || s.Rejected != 18 || len(s.Failures) != 0 {
+	if err := json.Unmarshal(out.Bytes(), &s); err != nil || s.Opened != 13 || s.Rejected != 21 || len(s.Failures) != 0 {
 		t.Fatalf("summary %s", out.String())
 	}
 	if code := run([]string{"generate", "--out", file, "--hierarchy", "tree"}, &out, &errOut); code != 2 {
