@@ -11,6 +11,7 @@
  *   npm run bench:load -- --soak-minutes 5     # plus a memory run: RSS of the server under load
  *   npm run bench:load -- --cpu-prof DIR       # the codec server writes a V8 CPU profile to DIR
  *   npm run bench:load -- --seconds S          # each load run S seconds instead of 10
+ *   npm run bench:load -- --workers N          # every server with N node:cluster workers (serve --workers N)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,6 +38,8 @@ const ROUNDS = quick ? 1 : 3;
 const SECONDS = Number(argValue('--seconds') ?? (quick ? 2 : 10));
 const CONNECTIONS = 50;
 const SERIAL_REQUESTS = quick ? 200 : 3000;
+// Every server (echo, static-key, ours) runs with this many node:cluster workers (serve --workers).
+const WORKERS = Number(argValue('--workers') ?? 1);
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
   const token = `bench_${randomBytes(24).toString('base64url')}`;
   const loadBefore = os.loadavg();
   const staticKey = randomBytes(32);
-  const env = { BENCH_STATIC_KEY: staticKey.toString('hex'), BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${sha256Hex(token)}`, BENCH_LOG: path.join(dir, 'audit.log') };
+  const env = { BENCH_WORKERS: String(WORKERS), BENCH_STATIC_KEY: staticKey.toString('hex'), BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${sha256Hex(token)}`, BENCH_LOG: path.join(dir, 'audit.log') };
 
   // Realistic batches: 10 × 1 KB from 10 workflows (a history page), and 1 × 100 KB.
   const keys = await LocalKeyring.open({ path: keyringPath, create: false, watchIntervalMs: 0 });
@@ -209,7 +212,7 @@ async function main(): Promise<void> {
 
     const loadAfter = os.loadavg();
     const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', loadBefore, loadAfter, node: process.version };
-    console.log(`\n/decode under load: ${CONNECTIONS} connections, ${ROUNDS} round(s) × ${SECONDS} s per side; ours with static-token auth, policy, audit log and metrics on (medians)`);
+    console.log(`\n/decode under load: ${CONNECTIONS} connections, ${ROUNDS} round(s) × ${SECONDS} s per side, ${WORKERS} worker process(es) per server; ours with static-token auth, policy, audit log and metrics on (medians)`);
     console.log(`machine: ${machine.cpus} × ${machine.model}, load average ${loadBefore.map((l) => fmt(l, 1)).join(' ')} before, ${loadAfter.map((l) => fmt(l, 1)).join(' ')} after; node ${machine.node}`);
     console.log(
       table(
@@ -230,7 +233,7 @@ async function main(): Promise<void> {
     }
 
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, machine, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, results, serial, soak }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, machine, workers: WORKERS, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, results, serial, soak }, null, 2)}\n`);
     writeFileSync(
       path.join(outDir, 'load.svg'),
       ratioChart('codec server /decode: requests/s ratio (red: target)', [

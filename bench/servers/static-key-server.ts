@@ -6,11 +6,12 @@
  */
 import Fastify from 'fastify';
 import { payloadsFromJson, payloadsToJson } from '../../codecs/payload-json.js';
+import { serveBench } from '../lib/clustered.js';
 import { StaticKeyCodec } from '../lib/static-key-codec.js';
 
 const codec = new StaticKeyCodec(Buffer.from(process.env.BENCH_STATIC_KEY!, 'hex'));
-const app = Fastify({ bodyLimit: 4 * 1024 * 1024 });
-app.post('/decode', async (req) => payloadsToJson(await codec.decode(payloadsFromJson(req.body))));
-const url = await app.listen({ host: '127.0.0.1', port: 0 });
-process.stdout.write(`${url}\n`);
-process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+await serveBench(async () => {
+  const app = Fastify({ bodyLimit: 4 * 1024 * 1024 });
+  app.post('/decode', async (req) => payloadsToJson(await codec.decode(payloadsFromJson(req.body))));
+  return { url: await app.listen({ host: '127.0.0.1', port: 0 }), close: () => app.close() };
+});

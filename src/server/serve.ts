@@ -9,6 +9,7 @@ import type { ConfigInput, ServerConfig } from '../config/schema.js';
 import { sha256Hex } from '../config/token-hash.js';
 import { createLogger } from './audit.js';
 import { buildServer, type CodecServer } from './build-server.js';
+import { clusterPeer } from './cluster.js';
 
 export interface ServeOptions {
   /** YAML/JSON config. Without one the server runs in dev mode (see below). */
@@ -38,6 +39,12 @@ const DEV_DEFAULTS: ConfigInput = {
   policy: { rules: [{ principals: ['dev'], namespaces: ['*'], actions: ['decode', 'encode'] }] },
 };
 
+/** The dev token, shown once (by the primary under `serve --workers`). */
+export function printDevToken(print: (line: string) => void, devToken: string, config: Readonly<ServerConfig>): void {
+  print(`temporal-envelope: dev mode. Dev token (shown once, not stored): ${devToken}`);
+  print(`temporal-envelope: try  curl -s -X POST -H "Authorization: Bearer ${devToken}" -H "Content-Type: application/json" -H "X-Namespace: default" -d '{"payloads":[]}' http://${config.server.host}:${config.server.port}/decode`);
+}
+
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -53,10 +60,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   if (devMode) {
     const devToken = env.TEMPORAL_ENVELOPE_DEV_TOKEN || `te_dev_${randomBytes(24).toString('base64url')}`;
     extraTokens = [{ principal: 'dev', sha256: `sha256:${sha256Hex(devToken)}`, groups: [] }];
-    if (!env.TEMPORAL_ENVELOPE_DEV_TOKEN) {
-      print(`temporal-envelope: dev mode. Dev token (shown once, not stored): ${devToken}`);
-      print(`temporal-envelope: try  curl -s -X POST -H "Authorization: Bearer ${devToken}" -H "Content-Type: application/json" -H "X-Namespace: default" -d '{"payloads":[]}' http://${config.server.host}:${config.server.port}/decode`);
-    }
+    if (!env.TEMPORAL_ENVELOPE_DEV_TOKEN) printDevToken(print, devToken, config);
   }
 
   let https: { cert: Buffer; key: Buffer } | undefined;
@@ -87,6 +91,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     throw err;
   }
   const url = address.replace('[::1]', 'localhost');
+  clusterPeer()?.listening(url);
   logger.info({ url, provider: keyProvider.name, primaryKeyId: keyProvider.primaryKeyId(), devMode }, 'codec server listening');
 
   let closing: Promise<void> | undefined;

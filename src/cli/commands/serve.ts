@@ -10,14 +10,32 @@ export function registerServe(program: Command, io: CliIo): void {
     .addOption(new Option('-c, --config <file>', 'server config file (YAML or JSON)').env('TEMPORAL_ENVELOPE_CONFIG').argParser(parseNonEmpty))
     .addOption(new Option('--host <host>', 'address to listen on (overrides the config)').argParser(parseNonEmpty))
     .addOption(new Option('--port <port>', 'port to listen on (overrides the config)').argParser(parsePort))
-    .action(async (opts: { config?: string; host?: string; port?: number }) => {
-      const { serve } = await import('../../server/index.js');
+    .addOption(
+      new Option('--workers <n>', 'processes serving the port: a number, or "auto" for one per core (default 1; see docs/performance.md)').env('TEMPORAL_ENVELOPE_WORKERS').default('1'),
+    )
+    .action(async (opts: { config?: string; host?: string; port?: number; workers: string }) => {
+      const { serve, serveClustered, parseWorkers } = await import('../../server/index.js');
+      const { default: cluster } = await import('node:cluster');
+      const workers = parseWorkers(opts.workers);
+      // The primary forks the workers and serves nothing; each worker runs this same command and
+      // lands in serve() below.
+      if (workers > 1 && cluster.isPrimary) {
+        const primary = await serveClustered({
+          ...(opts.config === undefined ? {} : { configPath: opts.config }),
+          ...(opts.host === undefined ? {} : { host: opts.host }),
+          ...(opts.port === undefined ? {} : { port: opts.port }),
+          env: io.env,
+          workers,
+        });
+        printLine(io, `temporal-envelope codec server listening on ${primary.url} (${workers} workers)`);
+        return;
+      }
       const server = await serve({
         ...(opts.config === undefined ? {} : { configPath: opts.config }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.port === undefined ? {} : { port: opts.port }),
         env: io.env,
       });
-      printLine(io, `temporal-envelope codec server listening on ${server.url}`);
+      if (!cluster.isWorker) printLine(io, `temporal-envelope codec server listening on ${server.url}`);
     });
 }
