@@ -12,6 +12,7 @@
  *   npm run bench:load -- --cpu-prof DIR       # the codec server writes a V8 CPU profile to DIR
  *   npm run bench:load -- --seconds S          # each load run S seconds instead of 10
  *   npm run bench:load -- --workers N          # every server with N node:cluster workers (serve --workers N)
+ *   npm run bench:load -- --compare-tree DIR   # also DIR's bench/servers/codec-server.ts (another checkout), same rounds
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,9 @@ const CONNECTIONS = 50;
 const SERIAL_REQUESTS = quick ? 200 : 3000;
 // Every server (echo, static-key, ours) runs with this many node:cluster workers (serve --workers).
 const WORKERS = Number(argValue('--workers') ?? 1);
+// Before/after in one run: the codec server of another checkout (e.g. the commit before a change),
+// same config and keyring, loaded in the same rounds as ours. Shares this tree's node_modules.
+const compareTree = argValue('--compare-tree');
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -52,8 +56,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(file: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(file: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], tree = path.dirname(here)): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', path.join(tree, 'bench', 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -137,10 +141,11 @@ async function main(): Promise<void> {
   const heapFile = path.join(dir, 'heap.log');
   const server = await startServer('codec-server.ts', { ...env, BENCH_HEAP_FILE: heapFile }, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : []);
   const slowKms = await startServer('codec-server.ts', { ...env, BENCH_KMS_DELAY_MS: '20' });
+  const other = compareTree ? await startServer('codec-server.ts', env, [], path.resolve(compareTree)) : undefined;
   try {
     // Correctness before speed: the codec server opens every payload, the echo server returns the body.
     for (const [name, c] of Object.entries(cases)) {
-      for (const s of [server, slowKms]) {
+      for (const s of [server, slowKms, ...(other ? [other] : [])]) {
         const res = await fetch(`${s.url}/decode`, { method: 'POST', body: c.body, headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${token}` } });
         const opened = payloadsFromJson(await res.json());
         if (res.status !== 200 || opened.length !== c.payloads || opened.some((p) => new TextDecoder().decode(p.metadata!.encoding!) !== 'json/plain')) throw new Error(`codec server did not decode ${name}`);
@@ -152,9 +157,9 @@ async function main(): Promise<void> {
       if (st.status !== 200 || stOpened.length !== c.payloads || stOpened.some((p) => new TextDecoder().decode(p.metadata!.encoding!) !== 'json/plain')) throw new Error(`static-key server did not decode ${name}`);
     }
 
-    const results: Record<string, { echo: Run; static: Run; codec: Run; codecKms20: Run; payloadsPerSec: number; ratio: number; staticRatio: number; kmsRatio: number; rssMb: number[] }> = {};
+    const results: Record<string, { echo: Run; static: Run; codec: Run; codecKms20: Run; other?: Run; payloadsPerSec: number; ratio: number; staticRatio: number; kmsRatio: number; rssMb: number[] }> = {};
     for (const [name, c] of Object.entries(cases)) {
-      const runs = { echo: [] as Run[], static: [] as Run[], codec: [] as Run[], codecKms20: [] as Run[] };
+      const runs = { echo: [] as Run[], static: [] as Run[], codec: [] as Run[], codecKms20: [] as Run[], other: [] as Run[] };
       const rss: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         runs.echo.push(await load(echo.url, c.body, token, SECONDS));
@@ -163,6 +168,7 @@ async function main(): Promise<void> {
         runs.codec.push(await load(server.url, c.body, token, SECONDS));
         rss.push(rssMb(server.pid));
         runs.codecKms20.push(await load(slowKms.url, c.body, token, SECONDS));
+        if (other) runs.other.push(await load(other.url, c.body, token, SECONDS));
       }
       const med = (rs: Run[]): Run => ({
         rps: median(rs.map((x) => x.rps)),
@@ -176,12 +182,17 @@ async function main(): Promise<void> {
       const staticM = med(runs.static);
       const codecM = med(runs.codec);
       const kmsM = med(runs.codecKms20);
-      results[name] = { echo: echoM, static: staticM, codec: codecM, codecKms20: kmsM, payloadsPerSec: codecM.rps * c.payloads, ratio: codecM.rps / echoM.rps, staticRatio: codecM.rps / staticM.rps, kmsRatio: kmsM.rps / codecM.rps, rssMb: rss };
+      results[name] = { echo: echoM, static: staticM, codec: codecM, codecKms20: kmsM, payloadsPerSec: codecM.rps * c.payloads, ratio: codecM.rps / echoM.rps, staticRatio: codecM.rps / staticM.rps, kmsRatio: kmsM.rps / codecM.rps, rssMb: rss, ...(other ? { other: med(runs.other) } : {}) };
     }
 
     // Serial: one caller, 1 × 1 KB, interleaved rounds; p50/p99 of all requests of a side.
-    const serialSides = { echo: { url: echo.url, body: serialCase.body }, static: { url: staticServer.url, body: serialCase.staticBody }, ours: { url: server.url, body: serialCase.body } };
-    const serialMs: Record<string, number[]> = { echo: [], static: [], ours: [] };
+    const serialSides = {
+      echo: { url: echo.url, body: serialCase.body },
+      static: { url: staticServer.url, body: serialCase.staticBody },
+      ours: { url: server.url, body: serialCase.body },
+      ...(other ? { other: { url: other.url, body: serialCase.body } } : {}),
+    };
+    const serialMs: Record<string, number[]> = Object.fromEntries(Object.keys(serialSides).map((k) => [k, []]));
     for (const s of Object.values(serialSides)) await serialLatencies(s.url, '/decode', headersFor(token), s.body, Math.ceil(SERIAL_REQUESTS / 10));
     for (let r = 0; r < ROUNDS; r++) {
       for (const [k, s] of Object.entries(serialSides)) serialMs[k]!.push(...(await serialLatencies(s.url, '/decode', headersFor(token), s.body, SERIAL_REQUESTS)));
@@ -224,16 +235,25 @@ async function main(): Promise<void> {
     console.log(
       table(
         ['server', 'p50 ms', 'p99 ms', 'p50 ratio to echo'],
-        Object.entries(serial).map(([k, s]) => [k === 'echo' ? 'fastify echo' : k === 'static' ? 'static-key' : 'ours', fmt(s.p50, 3), fmt(s.p99, 3), fmt(s.p50 / serial.echo!.p50)]),
+        Object.entries(serial).map(([k, s]) => [k === 'echo' ? 'fastify echo' : k === 'static' ? 'static-key' : k === 'other' ? `ours at ${compareTree}` : 'ours', fmt(s.p50, 3), fmt(s.p99, 3), fmt(s.p50 / serial.echo!.p50)]),
       ),
     );
+    if (other) {
+      console.log(`\nbefore/after in the same rounds: ours vs the codec server at ${compareTree} (same config, keyring and rounds)`);
+      console.log(
+        table(
+          ['batch', `${compareTree} req/s`, 'vs echo', 'ours req/s', 'vs echo', 'ours / it', `${compareTree} p99 ms`, 'ours p99 ms'],
+          Object.entries(results).map(([k, r]) => [k, fmt(r.other!.rps, 0), fmt(r.other!.rps / r.echo.rps), fmt(r.codec.rps, 0), fmt(r.ratio), fmt(r.codec.rps / r.other!.rps), fmt(r.other!.p99, 1), fmt(r.codec.p99, 1)]),
+        ),
+      );
+    }
     if (soak) {
       console.log(`\nsoak: ${soak.minutes} min, ${soak.requests} requests, ${soak.errors} errors, server RSS slope over the second half ${fmt(soak.slopeMbPerMin, 2)} MB/min (${soak.samples.map((s) => fmt(s.rssMb, 0)).join(' ')})`);
       console.log(`soak: heap after full GC over the second half: slope ${fmt(soak.heapSlopeMbPerMin, 2)} MB/min (${soak.heapAfterGcMb.map((h) => fmt(h, 1)).join(' ')})`);
     }
 
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, machine, workers: WORKERS, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, results, serial, soak }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, machine, workers: WORKERS, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, compareTree, results, serial, soak }, null, 2)}\n`);
     writeFileSync(
       path.join(outDir, 'load.svg'),
       ratioChart('codec server /decode: requests/s ratio (red: target)', [
@@ -243,7 +263,7 @@ async function main(): Promise<void> {
     );
     console.log(`\nwrote ${path.join(outDir, 'load.json')} and load.svg`);
   } finally {
-    await Promise.all([echo.stop(), staticServer.stop(), server.stop(), slowKms.stop()]);
+    await Promise.all([echo.stop(), staticServer.stop(), server.stop(), slowKms.stop(), ...(other ? [other.stop()] : [])]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
