@@ -88,7 +88,8 @@ afterAll(async () => {
 
 describe('serve --workers 2', () => {
   it('decodes through either worker', async () => {
-    for (let i = 0; i < 4; i++) expect((await decode(bearer(tokens.ops))).status).toBe(200);
+    // Two, not more: 'ops' has RATE_MAX counted requests for this whole file (two here, three below).
+    for (let i = 0; i < 2; i++) expect((await decode(bearer(tokens.ops))).status).toBe(200);
   });
 
   it('applies the rate limit once across workers, not once per worker', async () => {
@@ -101,7 +102,7 @@ describe('serve --workers 2', () => {
     const login = await send('/login', {}, JSON.stringify({ token: tokens.ops }));
     expect(login.status).toBe(200);
     const cookie = String(login.headers['set-cookie']).split(';')[0]!;
-    for (let i = 0; i < 4; i++) expect((await decode({ cookie })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await decode({ cookie })).status).toBe(200);
     expect((await send('/logout', { cookie }, '{}')).status).toBe(200);
     // The sign-out travels through the primary; give it a moment, then every worker refuses.
     await new Promise((r) => setTimeout(r, 200));
