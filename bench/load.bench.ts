@@ -1,17 +1,23 @@
 /**
- * Load test of the codec server's /decode on loopback with autocannon, against a fastify echo
- * server measured in the same run (the framework floor). Both run in their own processes; rounds
- * alternate echo / codec; medians of the rounds are reported. Bounded in time; stops everything.
+ * Load test of the codec server's /decode on loopback with autocannon, against two baselines
+ * measured in the same run: a fastify echo server (the framework floor) and a static-key server
+ * shaped like Temporal's samples (no auth, audit or metrics; one AES-GCM key). Each runs in its own
+ * process; rounds alternate echo / static / ours; medians of the rounds are reported. Then serial
+ * latency: one caller, one 1 KB payload at a time (as the `temporal` CLI decodes). Bounded in time;
+ * stops everything.
  *
  *   npm run bench:load                         # 3 rounds × 10 s per side and case
  *   npm run bench:load -- --quick              # a few seconds (CI smoke test, no timing assertions)
  *   npm run bench:load -- --soak-minutes 5     # plus a memory run: RSS of the server under load
  *   npm run bench:load -- --cpu-prof DIR       # the codec server writes a V8 CPU profile to DIR
+ *   npm run bench:load -- --seconds S          # each load run S seconds instead of 10
+ *   npm run bench:load -- --workers N          # every server with N node:cluster workers (serve --workers N)
+ *   npm run bench:load -- --compare-tree DIR   # also DIR's bench/servers/codec-server.ts (another checkout), same rounds
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -19,7 +25,9 @@ import { EnvelopeCodec } from '../codecs/index.js';
 import { payloadsFromJson, payloadsToJson } from '../codecs/payload-json.js';
 import { LocalKeyring, createKeyring } from '../keys/index.js';
 import { sha256Hex } from '../src/config/token-hash.js';
-import { fmt, median, table } from './lib/stats.js';
+import { serialLatencies } from './lib/serial-client.js';
+import { StaticKeyCodec } from './lib/static-key-codec.js';
+import { fmt, median, percentile, table } from './lib/stats.js';
 import { ratioChart } from './lib/svg.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,8 +36,14 @@ const soakMinutes = Number(argValue('--soak-minutes') ?? 0);
 const outDir = argValue('--out') ?? path.join(here, 'results');
 const cpuProfDir = argValue('--cpu-prof');
 const ROUNDS = quick ? 1 : 3;
-const SECONDS = quick ? 2 : 10;
+const SECONDS = Number(argValue('--seconds') ?? (quick ? 2 : 10));
 const CONNECTIONS = 50;
+const SERIAL_REQUESTS = quick ? 200 : 3000;
+// Every server (echo, static-key, ours) runs with this many node:cluster workers (serve --workers).
+const WORKERS = Number(argValue('--workers') ?? 1);
+// Before/after in one run: the codec server of another checkout (e.g. the commit before a change),
+// same config and keyring, loaded in the same rounds as ours. Shares this tree's node_modules.
+const compareTree = argValue('--compare-tree');
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -42,8 +56,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(file: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', path.join(here, 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(file: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = [], tree = path.dirname(here)): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', path.join(tree, 'bench', 'servers', file)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -81,12 +95,14 @@ interface Run {
   requests: number;
 }
 
+const headersFor = (token: string) => ({ 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${token}` });
+
 async function load(url: string, body: string, token: string, seconds: number): Promise<Run> {
   const r = await autocannon({
     url: `${url}/decode`,
     method: 'POST',
     body,
-    headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${token}` },
+    headers: headersFor(token),
     connections: CONNECTIONS,
     duration: seconds,
   });
@@ -98,7 +114,9 @@ async function main(): Promise<void> {
   const keyringPath = path.join(dir, 'keyring.json');
   await createKeyring(keyringPath);
   const token = `bench_${randomBytes(24).toString('base64url')}`;
-  const env = { BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${sha256Hex(token)}`, BENCH_LOG: path.join(dir, 'audit.log') };
+  const loadBefore = os.loadavg();
+  const staticKey = randomBytes(32);
+  const env = { BENCH_WORKERS: String(WORKERS), BENCH_STATIC_KEY: staticKey.toString('hex'), BENCH_KEYRING: keyringPath, BENCH_TOKEN_SHA256: `sha256:${sha256Hex(token)}`, BENCH_LOG: path.join(dir, 'audit.log') };
 
   // Realistic batches: 10 × 1 KB from 10 workflows (a history page), and 1 × 100 KB.
   const keys = await LocalKeyring.open({ path: keyringPath, create: false, watchIntervalMs: 0 });
@@ -109,35 +127,51 @@ async function main(): Promise<void> {
     for (let i = 0; i < count; i++) out.push(...(await codec.encode([json(size)], { type: 'workflow', namespace: 'default', workflowId: `load-wf-${i}` })));
     return JSON.stringify(payloadsToJson(out));
   };
-  const cases = { '10 × 1 KB': { body: await sealedBatch(10, 1024), payloads: 10 }, '1 × 100 KB': { body: await sealedBatch(1, 100 * 1024), payloads: 1 } };
+  const staticCodec = new StaticKeyCodec(staticKey);
+  const staticBatch = async (count: number, size: number) => JSON.stringify(payloadsToJson(await staticCodec.encode(Array.from({ length: count }, () => json(size)))));
+  const cases = {
+    '10 × 1 KB': { body: await sealedBatch(10, 1024), staticBody: await staticBatch(10, 1024), payloads: 10 },
+    '1 × 100 KB': { body: await sealedBatch(1, 100 * 1024), staticBody: await staticBatch(1, 100 * 1024), payloads: 1 },
+  };
+  const serialCase = { body: await sealedBatch(1, 1024), staticBody: await staticBatch(1, 1024) };
   keys.close();
 
-  const echo = await startServer('echo-server.ts');
+  const echo = await startServer('echo-server.ts', env);
+  const staticServer = await startServer('static-key-server.ts', env);
   const heapFile = path.join(dir, 'heap.log');
-  const server = await startServer('codec-server.ts', { ...env, BENCH_HEAP_FILE: heapFile }, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : []);
+  // Heap sampling forces a full GC every 5 s: only for the soak. Left on in every run, it cost the
+  // measured server about a third of its throughput next to the same code without it (the KMS
+  // 20 ms server and --compare-tree ran faster than ours in every run of 2026-11-29).
+  const server = await startServer('codec-server.ts', soakMinutes > 0 ? { ...env, BENCH_HEAP_FILE: heapFile } : env, cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : []);
   const slowKms = await startServer('codec-server.ts', { ...env, BENCH_KMS_DELAY_MS: '20' });
+  const other = compareTree ? await startServer('codec-server.ts', env, [], path.resolve(compareTree)) : undefined;
   try {
     // Correctness before speed: the codec server opens every payload, the echo server returns the body.
     for (const [name, c] of Object.entries(cases)) {
-      for (const s of [server, slowKms]) {
+      for (const s of [server, slowKms, ...(other ? [other] : [])]) {
         const res = await fetch(`${s.url}/decode`, { method: 'POST', body: c.body, headers: { 'content-type': 'application/json', 'x-namespace': 'default', authorization: `Bearer ${token}` } });
         const opened = payloadsFromJson(await res.json());
         if (res.status !== 200 || opened.length !== c.payloads || opened.some((p) => new TextDecoder().decode(p.metadata!.encoding!) !== 'json/plain')) throw new Error(`codec server did not decode ${name}`);
       }
       const e = await fetch(`${echo.url}/decode`, { method: 'POST', body: c.body, headers: { 'content-type': 'application/json' } });
       if (JSON.stringify(await e.json()) !== c.body) throw new Error('echo server does not echo');
+      const st = await fetch(`${staticServer.url}/decode`, { method: 'POST', body: c.staticBody, headers: { 'content-type': 'application/json' } });
+      const stOpened = payloadsFromJson(await st.json());
+      if (st.status !== 200 || stOpened.length !== c.payloads || stOpened.some((p) => new TextDecoder().decode(p.metadata!.encoding!) !== 'json/plain')) throw new Error(`static-key server did not decode ${name}`);
     }
 
-    const results: Record<string, { echo: Run; codec: Run; codecKms20: Run; payloadsPerSec: number; ratio: number; kmsRatio: number; rssMb: number[] }> = {};
+    const results: Record<string, { echo: Run; static: Run; codec: Run; codecKms20: Run; other?: Run; payloadsPerSec: number; ratio: number; staticRatio: number; kmsRatio: number; rssMb: number[] }> = {};
     for (const [name, c] of Object.entries(cases)) {
-      const runs = { echo: [] as Run[], codec: [] as Run[], codecKms20: [] as Run[] };
+      const runs = { echo: [] as Run[], static: [] as Run[], codec: [] as Run[], codecKms20: [] as Run[], other: [] as Run[] };
       const rss: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         runs.echo.push(await load(echo.url, c.body, token, SECONDS));
+        runs.static.push(await load(staticServer.url, c.staticBody, token, SECONDS));
         rss.push(rssMb(server.pid));
         runs.codec.push(await load(server.url, c.body, token, SECONDS));
         rss.push(rssMb(server.pid));
         runs.codecKms20.push(await load(slowKms.url, c.body, token, SECONDS));
+        if (other) runs.other.push(await load(other.url, c.body, token, SECONDS));
       }
       const med = (rs: Run[]): Run => ({
         rps: median(rs.map((x) => x.rps)),
@@ -148,10 +182,25 @@ async function main(): Promise<void> {
         requests: rs.reduce((a, x) => a + x.requests, 0),
       });
       const echoM = med(runs.echo);
+      const staticM = med(runs.static);
       const codecM = med(runs.codec);
       const kmsM = med(runs.codecKms20);
-      results[name] = { echo: echoM, codec: codecM, codecKms20: kmsM, payloadsPerSec: codecM.rps * c.payloads, ratio: codecM.rps / echoM.rps, kmsRatio: kmsM.rps / codecM.rps, rssMb: rss };
+      results[name] = { echo: echoM, static: staticM, codec: codecM, codecKms20: kmsM, payloadsPerSec: codecM.rps * c.payloads, ratio: codecM.rps / echoM.rps, staticRatio: codecM.rps / staticM.rps, kmsRatio: kmsM.rps / codecM.rps, rssMb: rss, ...(other ? { other: med(runs.other) } : {}) };
     }
+
+    // Serial: one caller, 1 × 1 KB, interleaved rounds; p50/p99 of all requests of a side.
+    const serialSides = {
+      echo: { url: echo.url, body: serialCase.body },
+      static: { url: staticServer.url, body: serialCase.staticBody },
+      ours: { url: server.url, body: serialCase.body },
+      ...(other ? { other: { url: other.url, body: serialCase.body } } : {}),
+    };
+    const serialMs: Record<string, number[]> = Object.fromEntries(Object.keys(serialSides).map((k) => [k, []]));
+    for (const s of Object.values(serialSides)) await serialLatencies(s.url, '/decode', headersFor(token), s.body, Math.ceil(SERIAL_REQUESTS / 10));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [k, s] of Object.entries(serialSides)) serialMs[k]!.push(...(await serialLatencies(s.url, '/decode', headersFor(token), s.body, SERIAL_REQUESTS)));
+    }
+    const serial = Object.fromEntries(Object.entries(serialMs).map(([k, xs]) => [k, { p50: percentile(xs, 50), p99: percentile(xs, 99), requests: xs.length }]));
 
     let soak: { minutes: number; samples: { t: number; rssMb: number }[]; slopeMbPerMin: number; heapAfterGcMb: number[]; heapSlopeMbPerMin: number; requests: number; errors: number } | undefined;
     if (soakMinutes > 0) {
@@ -175,20 +224,39 @@ async function main(): Promise<void> {
       soak = { minutes: soakMinutes, samples, slopeMbPerMin: slope, heapAfterGcMb: hm, heapSlopeMbPerMin: heapSlope, requests: run.requests, errors: run.errors + run.non2xx };
     }
 
-    console.log(`\n/decode under load: ${CONNECTIONS} connections, ${ROUNDS} round(s) × ${SECONDS} s per side, auth + audit log on (medians)`);
+    const loadAfter = os.loadavg();
+    const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', loadBefore, loadAfter, node: process.version };
+    console.log(`\n/decode under load: ${CONNECTIONS} connections, ${ROUNDS} round(s) × ${SECONDS} s per side, ${WORKERS} worker process(es) per server; ours with static-token auth, policy, audit log and metrics on (medians)`);
+    console.log(`machine: ${machine.cpus} × ${machine.model}, load average ${loadBefore.map((l) => fmt(l, 1)).join(' ')} before, ${loadAfter.map((l) => fmt(l, 1)).join(' ')} after; node ${machine.node}`);
     console.log(
       table(
-        ['batch', 'echo req/s', 'codec req/s', 'ratio', 'payloads/s', 'p50 ms', 'p99 ms', 'errors', 'KMS 20 ms req/s', 'ratio'],
-        Object.entries(results).map(([k, r]) => [k, fmt(r.echo.rps, 0), fmt(r.codec.rps, 0), fmt(r.ratio), fmt(r.payloadsPerSec, 0), fmt(r.codec.p50, 1), fmt(r.codec.p99, 1), r.codec.errors + r.codec.non2xx, fmt(r.codecKms20.rps, 0), fmt(r.kmsRatio)]),
+        ['batch', 'echo req/s', 'static-key req/s', 'ours req/s', 'vs echo', 'vs static', 'payloads/s', 'p50 ms', 'p99 ms', 'errors', 'KMS 20 ms req/s', 'ratio'],
+        Object.entries(results).map(([k, r]) => [k, fmt(r.echo.rps, 0), fmt(r.static.rps, 0), fmt(r.codec.rps, 0), fmt(r.ratio), fmt(r.staticRatio), fmt(r.payloadsPerSec, 0), fmt(r.codec.p50, 1), fmt(r.codec.p99, 1), r.codec.errors + r.codec.non2xx, fmt(r.codecKms20.rps, 0), fmt(r.kmsRatio)]),
       ),
     );
+    console.log(`\nserial: one connection, one request at a time, 1 × 1 KB, ${ROUNDS} round(s) × ${SERIAL_REQUESTS} requests per side (interleaved)`);
+    console.log(
+      table(
+        ['server', 'p50 ms', 'p99 ms', 'p50 ratio to echo'],
+        Object.entries(serial).map(([k, s]) => [k === 'echo' ? 'fastify echo' : k === 'static' ? 'static-key' : k === 'other' ? `ours at ${compareTree}` : 'ours', fmt(s.p50, 3), fmt(s.p99, 3), fmt(s.p50 / serial.echo!.p50)]),
+      ),
+    );
+    if (other) {
+      console.log(`\nbefore/after in the same rounds: ours vs the codec server at ${compareTree} (same config, keyring and rounds)`);
+      console.log(
+        table(
+          ['batch', `${compareTree} req/s`, 'vs echo', 'ours req/s', 'vs echo', 'ours / it', `${compareTree} p99 ms`, 'ours p99 ms'],
+          Object.entries(results).map(([k, r]) => [k, fmt(r.other!.rps, 0), fmt(r.other!.rps / r.echo.rps), fmt(r.codec.rps, 0), fmt(r.ratio), fmt(r.codec.rps / r.other!.rps), fmt(r.other!.p99, 1), fmt(r.codec.p99, 1)]),
+        ),
+      );
+    }
     if (soak) {
       console.log(`\nsoak: ${soak.minutes} min, ${soak.requests} requests, ${soak.errors} errors, server RSS slope over the second half ${fmt(soak.slopeMbPerMin, 2)} MB/min (${soak.samples.map((s) => fmt(s.rssMb, 0)).join(' ')})`);
       console.log(`soak: heap after full GC over the second half: slope ${fmt(soak.heapSlopeMbPerMin, 2)} MB/min (${soak.heapAfterGcMb.map((h) => fmt(h, 1)).join(' ')})`);
     }
 
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, results, soak }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify({ when: new Date().toISOString(), node: process.version, machine, workers: WORKERS, quick, connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS, compareTree, results, serial, soak }, null, 2)}\n`);
     writeFileSync(
       path.join(outDir, 'load.svg'),
       ratioChart('codec server /decode: requests/s as a ratio to each baseline (red: target)', [
@@ -198,7 +266,7 @@ async function main(): Promise<void> {
     );
     console.log(`\nwrote ${path.join(outDir, 'load.json')} and load.svg`);
   } finally {
-    await Promise.all([echo.stop(), server.stop(), slowKms.stop()]);
+    await Promise.all([echo.stop(), staticServer.stop(), server.stop(), slowKms.stop(), ...(other ? [other.stop()] : [])]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -29,12 +29,20 @@ describe('benchmarks (smoke)', () => {
   it('the load test starts the servers, checks they decode and echo, loads them without errors, and stops them', async () => {
     const { stdout } = await bench('load.bench.ts');
     expect(stdout).toContain('/decode under load');
-    const r = JSON.parse(readFileSync(path.join(out, 'load.json'), 'utf8')) as { results: Record<string, { codec: { requests: number; errors: number; non2xx: number }; echo: { requests: number } }> };
+    const r = JSON.parse(readFileSync(path.join(out, 'load.json'), 'utf8')) as {
+      results: Record<string, { codec: { requests: number; errors: number; non2xx: number }; echo: { requests: number }; static: { requests: number; errors: number; non2xx: number } }>;
+      serial: Record<string, { requests: number; p50: number }>;
+    };
     expect(Object.keys(r.results)).toEqual(['10 × 1 KB', '1 × 100 KB']);
     for (const x of Object.values(r.results)) {
       expect(x.codec.requests).toBeGreaterThan(0);
       expect(x.echo.requests).toBeGreaterThan(0);
+      expect(x.static.requests).toBeGreaterThan(0);
       expect(x.codec.errors + x.codec.non2xx).toBe(0);
+      expect(x.static.errors + x.static.non2xx).toBe(0);
     }
+    // Every serial request got a 200 (the client throws otherwise) from each of the three servers.
+    expect(Object.keys(r.serial)).toEqual(['echo', 'static', 'ours']);
+    for (const s of Object.values(r.serial)) expect(s.requests).toBeGreaterThan(0);
   });
 });

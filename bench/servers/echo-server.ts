@@ -1,8 +1,9 @@
 /** The framework floor: fastify with the same body limit, parsing the JSON body and sending it back. Prints its URL. */
 import Fastify from 'fastify';
+import { serveBench } from '../lib/clustered.js';
 
-const app = Fastify({ bodyLimit: 4 * 1024 * 1024 });
-app.post('/decode', async (req) => req.body);
-const url = await app.listen({ host: '127.0.0.1', port: 0 });
-process.stdout.write(`${url}\n`);
-process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+await serveBench(async () => {
+  const app = Fastify({ bodyLimit: 4 * 1024 * 1024 });
+  app.post('/decode', async (req) => req.body);
+  return { url: await app.listen({ host: '127.0.0.1', port: 0 }), close: () => app.close() };
+});

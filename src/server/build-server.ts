@@ -13,6 +13,7 @@ import { FailedAuthThrottle } from './auth/failed-auth-throttle.js';
 import type { Principal } from './auth/principal.js';
 import type { AuditRecord } from './audit.js';
 import { clientErrorHandler } from './client-errors.js';
+import { clusterPeer } from './cluster.js';
 import { errorHeaders, issuerUnavailable, toHttp } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { nodeServerTimeouts } from './node-timeouts.js';
@@ -62,9 +63,11 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
     observer: metrics.observer(),
   });
   const shredWatch = deps.shreds && deps.shreds.watchIntervalMs > 0 ? forgetShreddedScopes(deps.shreds.store, codec.keys, deps.shreds.watchIntervalMs) : undefined;
-  const auth = new Authenticator(config.auth, deps.extraTokens, { secure: Boolean(deps.https) });
+  // Under `serve --workers`, state that must hold across workers goes through the primary.
+  const peer = clusterPeer();
+  const auth = new Authenticator(config.auth, deps.extraTokens, { secure: Boolean(deps.https) }, peer);
   const policy = new Policy(config.policy);
-  const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth);
+  const throttle = new FailedAuthThrottle(config.rateLimit.failedAuth, undefined, undefined, peer);
 
   const timeouts = nodeServerTimeouts(config.server.requestTimeoutMs);
   const app = Fastify({
@@ -105,6 +108,7 @@ export async function buildServer(config: Readonly<ServerConfig>, deps: BuildSer
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.windowMs,
       hook: 'preHandler',
+      ...(peer ? { store: peer.rateLimitStore } : {}),
       keyGenerator: (req) => (req.principal ? `p:${req.principal.id}` : `ip:${req.ip}`),
       errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, error: 'Too Many Requests', message: `rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later` }),
     });

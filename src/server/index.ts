@@ -2,6 +2,8 @@ export { buildServer } from './build-server.js';
 export type { BuildServerDeps, CodecServer } from './build-server.js';
 export { serve } from './serve.js';
 export type { ServeOptions, RunningServer } from './serve.js';
+export { serveClustered } from './serve-cluster.js';
+export { parseWorkers } from './cluster.js';
 export { createLogger } from './audit.js';
 export type { AuditRecord } from './audit.js';
 export { Glob, MAX_GLOB_PATTERN_LENGTH, MAX_GLOB_TEXT_LENGTH } from './glob.js';

@@ -9,6 +9,7 @@ import type { ConfigInput, ServerConfig } from '../config/schema.js';
 import { sha256Hex } from '../config/token-hash.js';
 import { createLogger } from './audit.js';
 import { buildServer, type CodecServer } from './build-server.js';
+import { clusterPeer } from './cluster.js';
 
 export interface ServeOptions {
   /** YAML/JSON config. Without one the server runs in dev mode (see below). */
@@ -51,6 +52,22 @@ const DEV_DEFAULTS: ConfigInput = {
   cors: { origins: ['http://localhost:8233'] },
   policy: { rules: [{ principals: ['dev'], namespaces: ['*'], actions: ['decode', 'encode'] }] },
 };
+
+/**
+ * The dev token, shown once, and only once the server listens (by the primary under `serve
+ * --workers`): a token printed for a server that then failed to start (port in use, a bad keyring)
+ * would send the operator to a server that is not there.
+ */
+export function printDevToken(print: (line: string) => void, devToken: string, publicUrl: string): void {
+  print(`temporal-envelope: dev mode. Dev token (shown once, not stored): ${devToken}`);
+  print(`temporal-envelope: Temporal UI: sign in at ${publicUrl}/login with it; temporal CLI: --codec-endpoint ${publicUrl} --codec-auth "Bearer ${devToken}"`);
+  print(`temporal-envelope: try  curl -s -X POST -H "Authorization: Bearer ${devToken}" -H "Content-Type: application/json" -H "X-Namespace: default" -d '{"payloads":[]}' ${publicUrl}/decode`);
+}
+
+/** The URL to give people: `localhost` for a loopback address, one host name throughout (see DEV_DEFAULTS). */
+export function publicUrlOf(url: string, host: string): string {
+  return LOOPBACK.has(host) ? url.replace(/^(https?:\/\/)[^/]*(:\d+)$/, '$1localhost$2') : url;
+}
 
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
@@ -110,15 +127,10 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const running = server;
   const url = address.replace('[::1]', 'localhost');
-  const publicUrl = LOOPBACK.has(config.server.host) ? url.replace(/^(https?:\/\/)[^/]*(:\d+)$/, '$1localhost$2') : url;
+  const publicUrl = publicUrlOf(url, config.server.host);
+  clusterPeer()?.listening(url);
   logger.info({ url: publicUrl, provider: keyProvider.name, primaryKeyId: keyProvider.primaryKeyId(), devMode }, 'codec server listening');
-  // Only now: a token printed for a server that then failed to start (port in use, a bad keyring)
-  // would send the operator to a server that is not there.
-  if (devToken !== undefined && !env.TEMPORAL_ENVELOPE_DEV_TOKEN) {
-    print(`temporal-envelope: dev mode. Dev token (shown once, not stored): ${devToken}`);
-    print(`temporal-envelope: Temporal UI: sign in at ${publicUrl}/login with it; temporal CLI: --codec-endpoint ${publicUrl} --codec-auth "Bearer ${devToken}"`);
-    print(`temporal-envelope: try  curl -s -X POST -H "Authorization: Bearer ${devToken}" -H "Content-Type: application/json" -H "X-Namespace: default" -d '{"payloads":[]}' ${publicUrl}/decode`);
-  }
+  if (devToken !== undefined && !env.TEMPORAL_ENVELOPE_DEV_TOKEN) printDevToken(print, devToken, publicUrl);
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -1,4 +1,5 @@
 import type { ServerConfig } from '../../config/schema.js';
+import type { ClusterPeer } from '../cluster.js';
 import { issuerUnavailable, unauthenticated, unproven } from '../http-errors.js';
 import { findCookie } from './cookie-header.js';
 import { JwtVerifier, looksLikeJwt } from './jwt.js';
@@ -34,7 +35,10 @@ export class Authenticator {
     private readonly config: ServerConfig['auth'],
     extraTokens: readonly { principal: string; sha256: string; groups: readonly string[] }[] = [],
     private readonly options: { secure?: boolean } = {},
+    /** Under `serve --workers`: sign-outs reach every worker (cluster.ts). */
+    private readonly peer?: Pick<ClusterPeer, 'revokeSession' | 'onRevoke'>,
   ) {
+    peer?.onRevoke((sid, exp) => this.revocations.revoke(sid, exp));
     this.tokens = new StaticTokens([...config.staticTokens, ...extraTokens.map((t) => ({ ...t, revoked: false }))]);
     this.jwt = config.jwt ? new JwtVerifier(config.jwt) : undefined;
     this.sessions = config.session.enabled ? new SessionSigner(config.session.secret, config.session.ttlSeconds) : undefined;
@@ -122,6 +126,7 @@ export class Authenticator {
     const r = this.sessions.verify(cookie.value);
     if (!r.ok) return undefined;
     this.revocations.revoke(r.claims.sid, r.claims.exp);
+    this.peer?.revokeSession(r.claims.sid, r.claims.exp);
     return r.claims.sub;
   }
 

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { LRUCache } from 'lru-cache';
+import type { ClusterPeer } from '../cluster.js';
 import { HttpError } from '../http-errors.js';
 
 /**
@@ -13,7 +14,8 @@ import { HttpError } from '../http-errors.js';
  * clients count by /64 (a host usually holds the whole prefix); IPv4-mapped IPv6 as IPv4. The
  * window is fixed, starting at an address's first failure.
  *
- * In memory and per replica; at most `maxAddresses` addresses are tracked (least recently failed
+ * In memory and per replica (across `serve --workers` processes through the primary: see
+ * cluster.ts); at most `maxAddresses` addresses are tracked (least recently failed
  * forgotten first), which bounds memory against a guesser with very many addresses.
  */
 export interface FailedAuthLimit {
@@ -34,8 +36,15 @@ export class FailedAuthThrottle {
     private readonly limit: FailedAuthLimit,
     private readonly now: () => number = Date.now,
     maxAddresses = 100_000,
+    private readonly peer?: Pick<ClusterPeer, 'reportAuthFailure' | 'onAuthWindow'>,
   ) {
     this.windows = new LRUCache({ max: maxAddresses });
+    // The primary's window for an address is the sum over all workers: adopt it.
+    peer?.onAuthWindow((key, failures, endsAt) => {
+      const w = this.windows.get(key);
+      if (w && w.endsAt === endsAt) w.failures = Math.max(w.failures, failures);
+      else this.windows.set(key, { failures, endsAt });
+    });
   }
 
   /** Run an authentication attempt from `address`, refusing it outright while the address is over the limit. */
@@ -58,6 +67,7 @@ export class FailedAuthThrottle {
   }
 
   private fail(key: string): void {
+    this.peer?.reportAuthFailure(key, this.limit.max, this.limit.windowMs);
     const now = this.now();
     const w = this.windows.get(key);
     if (!w || w.endsAt <= now) this.windows.set(key, { failures: 1, endsAt: now + this.limit.windowMs });
