@@ -24,6 +24,8 @@ export interface KeySourceOptions {
   readonly region?: string | undefined;
   /** Directory of per-workflow secrets; when set, new payloads are shreddable. */
   readonly shredStore?: string | undefined;
+  /** Legacy key file (keys of the Temporal samples' codec); undefined when not given. */
+  readonly legacyKeys?: string | undefined;
 }
 
 export function addJsonOption(cmd: Command): Command {
@@ -44,6 +46,9 @@ export function addKeySourceOptions(cmd: Command, options: { shredStore?: boolea
     )
     .addOption(new Option('--kms-endpoint <url>', 'AWS KMS endpoint (an AWS-compatible KMS, e.g. on loopback)').env('TEMPORAL_ENVELOPE_KMS_ENDPOINT'))
     .addOption(new Option('--region <region>', 'AWS region').env('AWS_REGION'));
+  cmd.addOption(
+    new Option('--legacy-keys <path>', "legacy key file: keys of the Temporal samples' encryption codec (keys import-legacy)").env('TEMPORAL_ENVELOPE_LEGACY_KEYS').argParser(parseNonEmpty),
+  );
   if (options.shredStore !== false) {
     cmd.addOption(
       new Option('--shred-store <dir>', 'directory of per-workflow secrets that makes payloads crypto-shreddable').env('TEMPORAL_ENVELOPE_SHRED_STORE').argParser(parseNonEmpty),
@@ -71,6 +76,7 @@ export function keySourceFrom(opts: Record<string, unknown>): KeySourceOptions {
     kmsEndpoint,
     region: opts.region as string | undefined,
     shredStore: opts.shredStore === undefined ? undefined : path.resolve(opts.shredStore as string),
+    legacyKeys: opts.legacyKeys === undefined ? undefined : path.resolve(opts.legacyKeys as string),
   };
 }
 

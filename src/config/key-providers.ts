@@ -9,5 +9,6 @@ export function keyProvidersOptions(keys: ServerConfig['keys']): KeyProvidersOpt
     awsKms: keys.awsKms,
     watchIntervalMs: keys.provider === 'local' ? keys.local.watchIntervalMs : undefined,
     shredStore: keys.shredStore?.path,
+    legacyKeys: keys.legacyKeys === undefined ? undefined : { path: keys.legacyKeys.path },
   };
 }

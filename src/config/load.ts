@@ -21,6 +21,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   TEMPORAL_ENVELOPE_KMS_ENDPOINT: { path: ['keys', 'awsKms', 'endpoint'], type: 'string' },
   TEMPORAL_ENVELOPE_KMS_REGION: { path: ['keys', 'awsKms', 'region'], type: 'string' },
   TEMPORAL_ENVELOPE_SHRED_STORE: { path: ['keys', 'shredStore', 'path'], type: 'string' },
+  TEMPORAL_ENVELOPE_LEGACY_KEYS: { path: ['keys', 'legacyKeys', 'path'], type: 'string' },
   // The CLI's names for the same settings (src/cli/options.ts), so one environment serves both.
   TEMPORAL_ENVELOPE_PROVIDER: { path: ['keys', 'provider'], type: 'string' },
   TEMPORAL_ENVELOPE_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },

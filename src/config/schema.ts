@@ -134,6 +134,12 @@ export const configSchema = z
          * `keys shred` are noticed within watchIntervalMs and such payloads then stay sealed.
          */
         shredStore: z.object({ path: z.string().min(1), watchIntervalMs: z.number().int().min(0).default(2000) }).strict().optional(),
+        /**
+         * The legacy key file (`keys import-legacy`): keys of the Temporal samples' encryption codec,
+         * so the server also opens payloads that codec sealed (authorized by namespace only: they
+         * name no workflow). Default none.
+         */
+        legacyKeys: z.object({ path: z.string().min(1) }).strict().optional(),
       })
       .strict()
       .prefault({}),
