@@ -10,6 +10,13 @@ import { withFileLock } from './lock.js';
  * make them: read-modify-write under the file's lock, written atomically with mode 0600.
  */
 
+/** A legacy key as the commands report it: everything but the material. */
+export type LegacyKeySummary = Pick<LegacyKeyEntry, 'id' | 'kind' | 'state' | 'added' | 'retired'>;
+
+function summary(e: LegacyKeyEntry): LegacyKeySummary {
+  return { id: e.id, kind: e.kind, state: e.state, added: e.added, retired: e.retired };
+}
+
 /** The file's document, or an empty one when there is no file yet (import creates it). */
 async function loadOrEmpty(file: string): Promise<LegacyKeysDocument> {
   try {
@@ -26,10 +33,10 @@ async function write(file: string, doc: LegacyKeysDocument): Promise<void> {
 
 /**
  * Add a samples-codec key, decrypt-only. Refuses an id already in the file (retired ones too: the
- * id is how payloads name their key) and material that is not exactly 32 bytes. The returned entry
- * carries no material, so nothing prints it by accident.
+ * id is how payloads name their key) and material that is not exactly 32 bytes. The summary
+ * returned carries no material, so nothing prints it by accident.
  */
-export async function importLegacyKey(file: string, id: string, material: Uint8Array, options: { now?: Date } = {}): Promise<Omit<LegacyKeyEntry, 'material'>> {
+export async function importLegacyKey(file: string, id: string, material: Uint8Array, options: { now?: Date } = {}): Promise<LegacyKeySummary> {
   if (material.length !== 32) throw new KeyringError(`legacy key material expected 32 bytes (AES-256), got ${material.length}`);
   return withFileLock(file, async () => {
     const doc = await loadOrEmpty(file);
@@ -37,8 +44,7 @@ export async function importLegacyKey(file: string, id: string, material: Uint8A
     const entry: LegacyKeyEntry = { id, kind: SAMPLES_KEY_KIND, state: 'decrypt-only', added: (options.now ?? new Date()).toISOString(), material: Buffer.from(material).toString('base64') };
     doc.keys.push(entry);
     await write(file, doc);
-    const { material: _omitted, ...shown } = entry;
-    return shown;
+    return summary(entry);
   });
 }
 
@@ -50,7 +56,7 @@ export async function retireLegacyKey(
   file: string,
   id: string,
   options: { destroy?: boolean; now?: Date; check?: (entry: LegacyKeyEntry) => void | Promise<void> } = {},
-): Promise<Omit<LegacyKeyEntry, 'material'>> {
+): Promise<LegacyKeySummary> {
   return withFileLock(file, async () => {
     const doc = await readLegacyKeys(file);
     const entry = doc.keys.find((k) => k.id === id);
@@ -65,7 +71,6 @@ export async function retireLegacyKey(
     }
     if (options.destroy) delete entry.material;
     await write(file, doc);
-    const { material: _omitted, ...shown } = entry;
-    return shown;
+    return summary(entry);
   });
 }

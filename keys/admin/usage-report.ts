@@ -42,6 +42,11 @@ const usageScanSchema = z.looseObject({
   /** Payloads without our envelope (plain, search attributes, headers, other codecs). */
   unencrypted: count,
   byKey: z.record(z.string(), keyUsageSchema),
+  /**
+   * Payloads in the Temporal samples' codec format, per `encryption-key-id` (legacy keys). Absent
+   * in scans made before they were counted: such a scan proves nothing about a legacy key.
+   */
+  legacy: z.record(z.string(), z.looseObject({ payloads: count })).optional(),
 });
 export type UsageScan = z.infer<typeof usageScanSchema>;
 
@@ -64,6 +69,19 @@ export class UsageTally {
   unencrypted = 0;
   private readonly keys = new Map<string, { payloads: number; shreddable: number; scopes: Set<string> }>();
   private readonly scopes = new Map<string, ScopeUsage>();
+  private readonly legacyKeys = new Map<string, number>();
+
+  /** A payload in the samples' codec format, under legacy key `keyId`. */
+  addLegacy(keyId: string): void {
+    this.payloads += 1;
+    this.legacyKeys.set(keyId, (this.legacyKeys.get(keyId) ?? 0) + 1);
+  }
+
+  legacy(): Record<string, { payloads: number }> {
+    const out: Record<string, { payloads: number }> = {};
+    for (const [id, payloads] of [...this.legacyKeys].sort(([a], [b]) => a.localeCompare(b))) out[id] = { payloads };
+    return out;
+  }
 
   add(found: { keyId: string; scope: Scope } | undefined): void {
     this.payloads += 1;

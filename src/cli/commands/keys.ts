@@ -1,14 +1,16 @@
 import { Option, type Command } from 'commander';
 import { KeyringError } from '../../../primitives/errors.js';
+import { retireLegacyKey } from '../../../keys/admin/legacy-keys.js';
 import { demotedAt, initLocalKeyring, retireLocalKey, rotateLocalKeyring } from '../../../keys/admin/rotation.js';
 import { assessRetirement } from '../../../keys/admin/retire-rules.js';
 import { defaultReportPath, readUsageReport } from '../../../keys/admin/usage-report.js';
 import { confirmIrreversible } from '../confirm.js';
 import { OperationError, UsageError } from '../errors.js';
 import { formatTable, printJson, printLine, type CliIo } from '../io.js';
-import { keyFileOf, listKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.js';
+import { keyFileOf, legacyKeyInfo, legacyKeysPathOf, listKeyInfo, listLegacyKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.js';
 import { addJsonOption, addKeySourceOptions, keySourceFrom } from '../options.js';
 import { parseDuration } from '../parse.js';
+import { registerKeysImportLegacy } from './keys-import-legacy.js';
 import { registerKeysShred } from './keys-shred.js';
 import { registerKeysUsage } from './keys-usage.js';
 
@@ -16,7 +18,7 @@ import { registerKeysUsage } from './keys-usage.js';
 export function registerKeys(program: Command, io: CliIo): void {
   const keys = program
     .command('keys')
-    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, shred')
+    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, shred, import-legacy')
     .addHelpText('after', '\nRun "temporal-envelope keys <command> --help" for the options of each command.');
 
   addJsonOption(
@@ -44,10 +46,10 @@ export function registerKeys(program: Command, io: CliIo): void {
     }
   });
 
-  addJsonOption(addKeySourceOptions(keys.command('list').description('list key versions: id, created, state, provider'), { shredStore: false })).action(
+  addJsonOption(addKeySourceOptions(keys.command('list').description('list key versions: id, created, state, provider (legacy samples-codec keys too)'), { shredStore: false })).action(
     async (opts: Record<string, unknown>) => {
       const source = keySourceFrom(opts);
-      const rows = await listKeyInfo(source);
+      const rows = [...(await listKeyInfo(source)), ...(await listLegacyKeyInfo(source))];
       if (opts.json) {
         printJson(io, { keys: rows });
         return;
@@ -56,7 +58,7 @@ export function registerKeys(program: Command, io: CliIo): void {
         io,
         formatTable(
           ['ID', 'VERSION', 'STATE', 'CREATED', 'PROVIDER'],
-          rows.map((r) => [r.id, r.version === undefined ? '-' : String(r.version), r.state + (r.destroyed ? ' (destroyed)' : ''), r.created ?? '-', r.provider]),
+          rows.map((r) => [r.id, r.version === undefined ? '-' : String(r.version), r.state + (r.destroyed ? ' (destroyed)' : ''), r.created ?? '-', r.provider + (r.kind ? ` (${r.kind})` : '')]),
         ),
       );
     },
@@ -169,9 +171,37 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (opts.destroy) {
       await confirmIrreversible(io, { yes: opts.yes === true, action: `Destroying key ${id}`, typeToConfirm: id });
     }
-    const wasRetired = (await listKeyInfo(source)).find((k) => k.id === id)?.state === 'retired';
+    const known = await listKeyInfo(source);
+    const legacy = (await listLegacyKeyInfo(source)).find((k) => k.id === id);
+    if (legacy !== undefined && known.some((k) => k.id === id)) {
+      throw new UsageError(`${JSON.stringify(id)} names a key in ${keyFileOf(source)} and a legacy key in ${legacyKeysPathOf(source)}; remove one of them first`);
+    }
+    const wasRetired = (legacy ?? known.find((k) => k.id === id))?.state === 'retired';
     let result: KeyInfo;
-    if (source.provider === 'aws-kms') {
+    if (legacy !== undefined) {
+      // A samples-codec key: its payloads are counted in the scans' legacy section, and it was
+      // never primary here; scans must start after it was imported (plus --settle), when workers
+      // began moving off the samples codec.
+      const entry = await retireLegacyKey(legacyKeysPathOf(source), id, {
+        destroy: opts.destroy === true,
+        check: async (e) => {
+          if (opts.force) return;
+          const verdict = assessRetirement(
+            await readUsageReport(reportPath),
+            { keyId: e.id, created: undefined, demotedAt: e.added, legacy: true },
+            { now: new Date(), maxReportAgeMs: opts.maxReportAge as number, settleMs: opts.settle as number },
+          );
+          if (!verdict.ok) {
+            throw new OperationError(
+              'KEY_MAY_BE_IN_USE',
+              `refusing to retire legacy key ${id}: no evidence that retained history no longer holds its payloads.\n  - ${verdict.reasons.join('\n  - ')}\n` +
+                `Run "temporal-envelope keys usage --save" (report: ${reportPath}) once retention has passed, or pass --force if you know better.`,
+            );
+          }
+        },
+      });
+      result = legacyKeyInfo(entry, opts.destroy === true || legacy.destroyed === true);
+    } else if (source.provider === 'aws-kms') {
       const { retireAwsKey } = await import('../aws-kms.js');
       result = await retireAwsKey(source, id, { check, destroy: opts.destroy === true });
     } else {
@@ -191,5 +221,6 @@ export function registerKeys(program: Command, io: CliIo): void {
   });
 
   registerKeysUsage(keys, io);
+  registerKeysImportLegacy(keys, io);
   registerKeysShred(keys, io);
 }

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { peekScope } from '../../../primitives/format.js';
+import { samplesKeyIdOf } from '../../../primitives/samples-format.js';
 import { UsageTally, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { TemporalConnectionOptions } from '../options.js';
@@ -88,7 +90,7 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
 
     const fetchOne = async (workflowId: string, runId: string) => {
       // Tally into a local copy first: a history that fails half-way must not be half counted.
-      const found: Parameters<UsageTally['add']>[0][] = [];
+      const found: Found[] = [];
       let nextPageToken: Uint8Array | undefined;
       do {
         const page = await service.getWorkflowExecutionHistory({
@@ -97,10 +99,13 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
           maximumPageSize: 1000,
           ...(nextPageToken === undefined ? {} : { nextPageToken }),
         });
-        for (const event of page.history?.events ?? []) forEachPayload(event, (p) => found.push(peekScope(p)));
+        for (const event of page.history?.events ?? []) forEachPayload(event, (p) => found.push(classify(p)));
         nextPageToken = page.nextPageToken != null && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
       } while (nextPageToken !== undefined);
-      for (const f of found) tally.add(f);
+      for (const f of found) {
+        if (f !== undefined && 'legacyKeyId' in f) tally.addLegacy(f.legacyKeyId);
+        else tally.add(f);
+      }
     };
 
     // A small pool: histories are fetched `concurrency` at a time while listing continues.
@@ -147,12 +152,23 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
         payloads: tally.payloads,
         unencrypted: tally.unencrypted,
         byKey: tally.byKey(),
+        legacy: tally.legacy(),
       },
       byScope: tally.byScope(),
     };
   } finally {
     await connection.close();
   }
+}
+
+type Found = ReturnType<typeof peekScope> | { legacyKeyId: string };
+
+/** Ours (key id and scope), the samples' codec format (its key id), or neither. */
+function classify(p: Payload): Found {
+  const ours = peekScope(p);
+  if (ours !== undefined) return ours;
+  const legacyKeyId = samplesKeyIdOf(p);
+  return legacyKeyId === undefined ? undefined : { legacyKeyId };
 }
 
 function toNumber(n: unknown): number {
