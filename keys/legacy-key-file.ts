@@ -19,7 +19,7 @@ import { isoTime, parseKeyFile, validateKeyFile } from './file-schema.js';
  *
  * This module reads it; `keys import-legacy` and `keys retire` write it (keys/admin/legacy-keys.ts).
  */
-export const LEGACY_KEYS_FORMAT = 'temporal-envelope-legacy-keys/v1';
+export const LEGACY_KEYS_FORMAT = 'temporal-envelope-legacy-keys/v1' as const;
 
 export const DEFAULT_LEGACY_KEYS_PATH = path.join(os.homedir(), '.temporal-envelope', 'legacy-keys.json');
 

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { KeyringError } from '../../primitives/errors.js';
 import { writeFileAtomic } from '../../primitives/files.js';
 import { SAMPLES_KEY_KIND } from '../../primitives/samples-format.js';
@@ -38,6 +39,8 @@ async function write(file: string, doc: LegacyKeysDocument): Promise<void> {
  */
 export async function importLegacyKey(file: string, id: string, material: Uint8Array, options: { now?: Date } = {}): Promise<LegacyKeySummary> {
   if (material.length !== 32) throw new KeyringError(`legacy key material expected 32 bytes (AES-256), got ${material.length}`);
+  // The first import creates the file, and its directory (0700, as every key file's writer does), which the lock lives in.
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   return withFileLock(file, async () => {
     const doc = await loadOrEmpty(file);
     if (doc.keys.some((k) => k.id === id)) throw new KeyringError(`legacy key ${JSON.stringify(id)} is already in ${file}`);
