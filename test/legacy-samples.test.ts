@@ -15,6 +15,7 @@ import { samplesKeyIdOf } from '../primitives/samples-format.js';
 import { jsonPayload, text } from './support/payloads.js';
 import { SAMPLES_KEY_TEXT, SamplesEncryptionCodec } from './support/samples-codec.js';
 import { buildTestServer, token } from './support/server-harness.js';
+import { parseJson, runCli } from './cli-support/run-cli.js';
 
 /**
  * Migrating from Temporal's samples encryption codec: payloads it sealed open under an imported
@@ -214,4 +215,27 @@ describe('the codec server and legacy payloads', () => {
     expect(forAlice.json()).toEqual(body);
     expect(srv.audits().at(-1)).toMatchObject({ principal: 'alice', decision: 'denied', keyIds: [KEY_ID], counts: { leftSealed: 1 } });
   });
+});
+
+describe('keys import-legacy, list and show on the command line', () => {
+  it('imports from an env var without echoing it, lists and shows the key with its kind, and refuses bad input', async () => {
+    const file = path.join(dir, 'cli', 'legacy-keys.json');
+    const keyring = path.join(dir, 'cli', 'keyring.json');
+    const args = ['--keyring', keyring, '--legacy-keys', file];
+    expect((await runCli(['keys', 'init', '--keyring', keyring])).code).toBe(0);
+    const imported = await runCli(['keys', 'import-legacy', '--id', KEY_ID, '--material-env', 'K', ...args], { env: { K: SAMPLES_KEY_TEXT } });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout + imported.stderr).not.toContain(SAMPLES_KEY_TEXT);
+    const list = await runCli(['keys', 'list', ...args, '--json']);
+    expect(parseJson<{ keys: { id: string; provider: string; kind?: string; state: string }[] }>(list.stdout).keys.at(-1)).toMatchObject({ id: KEY_ID, provider: 'legacy', kind: 'samples-aes-256-gcm', state: 'decrypt-only' });
+    const show = await runCli(['keys', 'show', KEY_ID, ...args]);
+    expect(show.stdout).toMatch(/kind:\s+samples-aes-256-gcm/);
+    const short = await runCli(['keys', 'import-legacy', '--id', 'other', '--material-stdin', ...args], { input: 'only-31-bytes-long-key-material' });
+    expect([short.code, short.stderr]).toEqual([2, expect.stringContaining('32 bytes, got 31')]);
+    expect(short.stderr).not.toContain('only-31');
+    const twice = await runCli(['keys', 'import-legacy', '--id', KEY_ID, '--material-env', 'K', ...args], { env: { K: SAMPLES_KEY_TEXT } });
+    expect([twice.code, twice.stderr]).toEqual([1, expect.stringContaining('already in')]);
+    const none = await runCli(['keys', 'import-legacy', '--id', 'x', ...args]);
+    expect([none.code, none.stderr]).toEqual([2, expect.stringContaining('exactly one of --material-file')]);
+  }, 120_000);
 });

@@ -70,7 +70,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     }).option('--report <path>', 'usage report to read (default: <keyring or key config>.usage.json)'),
   ).action(async (id: string, opts: Record<string, unknown>) => {
     const source = keySourceFrom(opts);
-    const rows = await listKeyInfo(source);
+    const rows = [...(await listKeyInfo(source)), ...(await listLegacyKeyInfo(source))];
     const info = rows.find((r) => r.id === id);
     if (info === undefined) throw new KeyringError(`key ${JSON.stringify(id)} is not in ${keyFileOf(source)}; see "temporal-envelope keys list"`);
     const reportPath = (opts.report as string | undefined) ?? defaultReportPath(keyFileOf(source));
@@ -79,8 +79,8 @@ export function registerKeys(program: Command, io: CliIo): void {
       namespace: s.namespace,
       address: s.address,
       scannedAt: s.finishedAt,
-      payloads: s.byKey[id]?.payloads ?? 0,
-      scopes: s.byKey[id]?.scopes ?? 0,
+      payloads: (info.provider === 'legacy' ? s.legacy?.[id] : s.byKey[id])?.payloads ?? 0,
+      scopes: info.provider === 'legacy' ? 0 : (s.byKey[id]?.scopes ?? 0),
     }));
     if (opts.json) {
       printJson(io, { key: info, usage, report: report === undefined ? null : reportPath });
@@ -95,7 +95,8 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (info.created !== undefined) lines.push(['created', info.created]);
     if (info.demoted !== undefined) lines.push(['primary until', info.demoted]);
     if (info.retired !== undefined) lines.push(['retired', info.retired]);
-    if (info.provider === 'local') lines.push(['material', info.destroyed ? 'destroyed' : 'present']);
+    if (info.kind !== undefined) lines.push(['kind', info.kind]);
+    if (info.provider === 'local' || info.provider === 'legacy') lines.push(['material', info.destroyed ? 'destroyed' : 'present']);
     if (usage.length === 0) lines.push(['usage', `no scan saved (run "temporal-envelope keys usage --save")`]);
     for (const u of usage) lines.push([`usage ${u.namespace}`, `${u.payloads} payload(s) in ${u.scopes} scope(s), scanned ${u.scannedAt}`]);
     const width = Math.max(...lines.map(([k]) => k.length));
