@@ -172,8 +172,12 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (opts.destroy) {
       await confirmIrreversible(io, { yes: opts.yes === true, action: `Destroying key ${id}`, typeToConfirm: id });
     }
-    const known = await listKeyInfo(source);
     const legacy = (await listLegacyKeyInfo(source)).find((k) => k.id === id);
+    // Retiring a legacy key needs no keyring; only a name clash with one is checked when there is one.
+    const known = await listKeyInfo(source).catch((err: unknown) => {
+      if (legacy !== undefined) return [];
+      throw err;
+    });
     if (legacy !== undefined && known.some((k) => k.id === id)) {
       throw new UsageError(`${JSON.stringify(id)} names a key in ${keyFileOf(source)} and a legacy key in ${legacyKeysPathOf(source)}; remove one of them first`);
     }
