@@ -13,6 +13,7 @@ import proto from '@temporalio/proto';
 import { withBranchKeys, type BranchKeyProvider } from '../keys/branch-key-provider.js';
 import { DataKeyCache, type DekCacheLimits } from '../keys/dek-cache.js';
 import type { KeyObserver, KeyProvider } from '../keys/key-provider.js';
+import { legacyKeyringOf, type LegacyKeyring } from '../keys/legacy-keyring.js';
 import { ProviderSet } from '../keys/provider-set.js';
 import { aeadSuite, isAeadAlgorithm, openSealed, sealWithRandomNonce, type AeadAlgorithm } from '../primitives/aead.js';
 import { isKeyHierarchy, type KeyHierarchy } from '../primitives/branch-key.js';
@@ -21,6 +22,7 @@ import { buildSealedPayload, isEncryptedEncoding, isEnvelopePayload, type Compre
 import { additionalDataFor, parseSealedHeader, sealTemplateFor, wrappedKeyOf, type SealedHeader } from '../primitives/format-versions.js';
 import { refusedMarker } from '../primitives/refused-marker.js';
 import { DEFAULT_SCOPE_RULES, checkScope, type ScopeRules } from '../primitives/scope-rules.js';
+import { SAMPLES_AAD, samplesKeyIdOf } from '../primitives/samples-format.js';
 import { scopeFromContext, type Scope } from '../primitives/scope.js';
 
 const ProtoPayload = proto.temporal.api.common.v1.Payload;
@@ -80,6 +82,13 @@ export interface EnvelopeCodecOptions {
   /** With keyHierarchy "branch": how long one branch key makes new data keys for a namespace. Default 1 h. */
   branchKeyMaxAgeMs?: number;
   cache?: DekCacheLimits;
+  /**
+   * Keys of the Temporal samples' encryption codec (`keys import-legacy`): payloads in the samples'
+   * format whose `encryption-key-id` names one of them are opened (decrypt-only; they are bound to
+   * no scope, see SECURITY.md). Default: the legacy keyring a provider from openKeyProviders
+   * carries (its `legacyKeys` option), else none.
+   */
+  legacyKeys?: LegacyKeyring | undefined;
   observer?: KeyObserver;
   clock?: () => number;
   /** Nonce source; only tests and known-answer vectors replace it. */
@@ -106,6 +115,19 @@ export interface DecodeOptions {
    * refuse the whole batch (the codec server's `onDeny: forbid`): then nothing is opened.
    */
   authorize?: (sealed: readonly SealedPayloadInfo[]) => readonly boolean[];
+  /**
+   * The same for payloads in the Temporal samples' format under a configured legacy key: they name
+   * a key id and nothing else (no namespace, no workflow). Called once per batch when there are
+   * any. Without it, when `authorize` is given, they are all refused ("denied"): a caller that
+   * authorizes by scope has not said what to do with payloads that have none. May throw.
+   */
+  authorizeLegacy?: (legacy: readonly LegacyPayloadInfo[]) => readonly boolean[];
+}
+
+/** A payload in the samples' format under a configured legacy key, as authorizeLegacy sees it. */
+export interface LegacyPayloadInfo {
+  readonly index: number;
+  readonly keyId: string;
 }
 
 /** What a sealed payload's header says, readable without any key. */
@@ -127,6 +149,8 @@ export interface DecodeResult {
   readonly status: 'decoded' | 'passthrough' | 'denied' | 'failed';
   readonly scope?: Scope | undefined;
   readonly keyId?: string | undefined;
+  /** True for a payload in the Temporal samples' format under a legacy key (it has no scope). */
+  readonly legacy?: boolean | undefined;
   readonly error?: Error | undefined;
 }
 
@@ -136,6 +160,13 @@ interface ReadPayload {
   readonly status: 'sealed';
   readonly header: SealedHeader;
   readonly box: Uint8Array;
+}
+
+/** A payload in the samples' format whose key id names a configured legacy key. */
+interface ReadLegacyPayload {
+  readonly payload: Payload;
+  readonly status: 'legacy';
+  readonly keyId: string;
 }
 
 export class EnvelopeCodec implements PayloadCodec {
@@ -150,6 +181,7 @@ export class EnvelopeCodec implements PayloadCodec {
   private readonly scopeRules: ScopeRules;
   private readonly markRefusedInWorkflow: boolean;
   private readonly random: ((n: number) => Uint8Array) | undefined;
+  private readonly legacyKeys: LegacyKeyring | undefined;
 
   constructor(options: EnvelopeCodecOptions) {
     const providers = Array.isArray(options.keyProviders) ? [...(options.keyProviders as readonly KeyProvider[])] : [options.keyProviders as KeyProvider];
@@ -177,6 +209,7 @@ export class EnvelopeCodec implements PayloadCodec {
     });
     this.markRefusedInWorkflow = booleanOption('markRefusedInWorkflow', options.markRefusedInWorkflow, false);
     this.random = options.random;
+    this.legacyKeys = options.legacyKeys ?? providers.map(legacyKeyringOf).find((k) => k !== undefined);
     this.keyHierarchy = options.keyHierarchy ?? 'per-workflow';
     if (!isKeyHierarchy(this.keyHierarchy)) throw new InvalidConfigError(`codec "keyHierarchy" expected "per-workflow" or "branch", got ${JSON.stringify(this.keyHierarchy)}`);
     // Every provider gets the branch-key layer, so this codec opens format v2 whatever it seals;
@@ -236,7 +269,7 @@ export class EnvelopeCodec implements PayloadCodec {
   /** Decode with a per-payload outcome (DecodeResult); see DecodeOptions. */
   async decodeDetailed(payloads: readonly Payload[], options: DecodeOptions = {}): Promise<DecodeResult[]> {
     const lenient = options.passThroughUnopenable ?? false;
-    return this.decodeBatch(payloads, { expected: options.expectedScope, authorize: options.authorize, rejectPlaintext: this.requireEncryption && !lenient, stopAtFailure: !lenient });
+    return this.decodeBatch(payloads, { expected: options.expectedScope, authorize: options.authorize, authorizeLegacy: options.authorizeLegacy, rejectPlaintext: this.requireEncryption && !lenient, stopAtFailure: !lenient });
   }
 
   /**
@@ -245,9 +278,26 @@ export class EnvelopeCodec implements PayloadCodec {
    */
   private async decodeBatch(
     payloads: readonly Payload[],
-    options: { expected: Scope | undefined; authorize?: DecodeOptions['authorize'] | undefined; rejectPlaintext: boolean; stopAtFailure: boolean },
+    options: {
+      expected: Scope | undefined;
+      authorize?: DecodeOptions['authorize'] | undefined;
+      authorizeLegacy?: DecodeOptions['authorizeLegacy'] | undefined;
+      rejectPlaintext: boolean;
+      stopAtFailure: boolean;
+    },
   ): Promise<DecodeResult[]> {
     const read = payloads.map((payload) => this.readHeader(payload, options.rejectPlaintext));
+    if (options.authorize || options.authorizeLegacy) {
+      const legacy: LegacyPayloadInfo[] = [];
+      read.forEach((r, index) => {
+        if (r.status === 'legacy') legacy.push({ index, keyId: r.keyId });
+      });
+      // Fail closed: a caller that authorizes by scope and says nothing about scopeless payloads gets none opened.
+      const verdicts = legacy.length === 0 ? [] : options.authorizeLegacy ? options.authorizeLegacy(legacy) : legacy.map(() => false);
+      legacy.forEach(({ index, keyId }, i) => {
+        if (verdicts[i] !== true) read[index] = { payload: payloads[index]!, status: 'denied', keyId, legacy: true };
+      });
+    }
     if (options.authorize) {
       const sealed: SealedPayloadInfo[] = [];
       read.forEach((r, index) => {
@@ -260,7 +310,7 @@ export class EnvelopeCodec implements PayloadCodec {
     }
     const results: DecodeResult[] = [];
     for (const r of read) {
-      const result = r.status === 'sealed' ? await this.openRead(r, options.expected) : r;
+      const result = r.status === 'sealed' ? await this.openRead(r, options.expected) : r.status === 'legacy' ? this.openLegacy(r) : r;
       if (result.status === 'failed' && options.stopAtFailure) throw result.error;
       results.push(result);
     }
@@ -268,10 +318,14 @@ export class EnvelopeCodec implements PayloadCodec {
   }
 
   /** First, no key touched: is the payload ours, and what does its header say? */
-  private readHeader(payload: Payload, rejectPlaintext: boolean): ReadPayload | DecodeResult {
+  private readHeader(payload: Payload, rejectPlaintext: boolean): ReadPayload | ReadLegacyPayload | DecodeResult {
     if (!isEnvelopePayload(payload)) {
+      const legacyId = this.legacyKeys === undefined ? undefined : samplesKeyIdOf(payload);
+      if (legacyId !== undefined && this.legacyKeys!.knows(legacyId)) return { payload, status: 'legacy', keyId: legacyId };
       if (!rejectPlaintext) return { payload, status: 'passthrough' };
-      const what = isEncryptedEncoding(payload) ? 'payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)' : 'payload is not encrypted';
+      const what = isEncryptedEncoding(payload)
+        ? `payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)${legacyId === undefined ? '' : ` and its encryption-key-id is not a configured legacy key`}`
+        : 'payload is not encrypted';
       return { payload, status: 'failed', error: new PlaintextRejectedError(`${what}, and this codec requires encryption`) };
     }
     try {
@@ -295,6 +349,29 @@ export class EnvelopeCodec implements PayloadCodec {
         key.fill(0);
       }
       return { payload: this.unpack(plaintext, header.compression), status: 'decoded', ...outcome };
+    } catch (error) {
+      return { payload, status: 'failed', error: error as Error, ...outcome };
+    }
+  }
+
+  /**
+   * A payload the samples' codec sealed: AES-256-GCM under the legacy key, no additional data. It is
+   * bound to no scope, so there is no scope to check; a configured legacy key is the consent.
+   */
+  private openLegacy(read: ReadLegacyPayload): DecodeResult {
+    const { payload, keyId } = read;
+    const outcome = { keyId, legacy: true };
+    try {
+      const box = payload.data;
+      if (!(box instanceof Uint8Array)) throw new MalformedPayloadError('payload "data" expected bytes');
+      const key = this.legacyKeys!.material(keyId);
+      let plaintext: Uint8Array;
+      try {
+        plaintext = openSealed('AES-256-GCM', key, box, SAMPLES_AAD);
+      } finally {
+        key.fill(0);
+      }
+      return { payload: this.unpack(plaintext, undefined), status: 'decoded', ...outcome };
     } catch (error) {
       return { payload, status: 'failed', error: error as Error, ...outcome };
     }

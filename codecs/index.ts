@@ -1,5 +1,5 @@
 export { EnvelopeCodec } from './envelope-codec.js';
-export type { EnvelopeCodecOptions, DecodeOptions, DecodeResult, SealedPayloadInfo } from './envelope-codec.js';
+export type { EnvelopeCodecOptions, DecodeOptions, DecodeResult, SealedPayloadInfo, LegacyPayloadInfo } from './envelope-codec.js';
 export { AEAD_ALGORITHMS } from '../primitives/aead.js';
 export type { AeadAlgorithm } from '../primitives/aead.js';
 export { ENCODING, FORMAT_VERSION, META, isEnvelopePayload } from '../primitives/format.js';
@@ -16,5 +16,8 @@ export { openKeyProviders } from '../keys/assemble.js';
 export type { KeyProvidersOptions } from '../keys/assemble.js';
 export { LocalKeyring, DEFAULT_KEYRING_PATH } from '../keys/local-keyring.js';
 export type { LocalKeyringOptions } from '../keys/local-keyring.js';
+export { LegacyKeyring } from '../keys/legacy-keyring.js';
+export type { LegacyKeyringOptions, LegacyKeyInfo } from '../keys/legacy-keyring.js';
+export { LEGACY_KEYS_FORMAT, DEFAULT_LEGACY_KEYS_PATH } from '../keys/legacy-key-file.js';
 export type { KeyProvider, KeyObserver, KekInfo, KekState, GeneratedDataKey } from '../keys/key-provider.js';
 export type { DekCacheLimits } from '../keys/dek-cache.js';

@@ -1,6 +1,7 @@
 import { InvalidConfigError } from '../primitives/errors.js';
 import { AwsKmsKeyring, type AwsKmsKey, type AwsKmsKeyringOptions } from './aws-kms-keyring.js';
 import type { KeyProvider } from './key-provider.js';
+import { LegacyKeyring, WithLegacyKeys } from './legacy-keyring.js';
 import { LocalKeyring } from './local-keyring.js';
 import { ResilientProvider, type ResilienceOptions } from './resilient-provider.js';
 import type { ScopeSecretStore } from './shred-store.js';
@@ -47,6 +48,12 @@ export interface KeyProvidersOptions {
    * with the provider; a store passed in stays the caller's to close.
    */
   shredStore?: string | ShredStoreInput | ScopeSecretStore | undefined;
+  /**
+   * A legacy key file (`keys import-legacy`): keys of the Temporal samples' encryption codec, so
+   * payloads it sealed keep opening (decrypt-only) while new ones are sealed in the envelope.
+   * Watched like the keyring. Default none.
+   */
+  legacyKeys?: { path: string; allowInsecurePermissions?: boolean | undefined } | undefined;
   /** Told when a keyring is created and when a reload fails. Default console.warn. */
   warn?: (message: string) => void;
 }
@@ -54,7 +61,7 @@ export interface KeyProvidersOptions {
 /**
  * The one place key providers are assembled: the local keyring or AWS KMS (its keys, or its key
  * config file), AWS KMS wrapped in ResilientProvider, the whole wrapped in ShreddableKeyProvider
- * when a shred store is given. The codec server, the CLI and library users all call this; the
+ * when a shred store is given, with the legacy keyring when one is given. The codec server, the CLI and library users all call this; the
  * result goes to `new EnvelopeCodec({ keyProviders })` and is closed with `close()`.
  */
 export async function openKeyProviders(options: KeyProvidersOptions = {}): Promise<KeyProvider> {
@@ -87,6 +94,16 @@ export async function openKeyProviders(options: KeyProvidersOptions = {}): Promi
       throw err;
     }
     provider = new ShreddableKeyProvider(provider, store, { closeStore: owned });
+  }
+  if (options.legacyKeys !== undefined) {
+    let legacy: LegacyKeyring;
+    try {
+      legacy = await LegacyKeyring.open({ ...options.legacyKeys, watchIntervalMs, warn: options.warn });
+    } catch (err) {
+      await provider.close?.();
+      throw err;
+    }
+    provider = new WithLegacyKeys(provider, legacy);
   }
   return provider;
 }

@@ -23,3 +23,7 @@ export type { ResilienceOptions } from './resilient-provider.js';
 export { ForwardingProvider } from './forwarding-provider.js';
 export { BranchKeyProvider, withBranchKeys } from './branch-key-provider.js';
 export type { BranchKeyOptions } from './branch-key-provider.js';
+export { LegacyKeyring, WithLegacyKeys, legacyKeyringOf } from './legacy-keyring.js';
+export type { LegacyKeyringOptions, LegacyKeyInfo } from './legacy-keyring.js';
+export { LEGACY_KEYS_FORMAT, DEFAULT_LEGACY_KEYS_PATH, readLegacyKeys } from './legacy-key-file.js';
+export type { LegacyKeysDocument, LegacyKeyEntry } from './legacy-key-file.js';

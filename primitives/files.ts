@@ -64,6 +64,14 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** Whether anything is at `file` (permissions aside). */
+export async function pathExists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
 export interface FileWatch {
   close(): void;
 }

@@ -14,6 +14,11 @@ export interface RetireEvidence {
   readonly created: string | undefined;
   /** When it stopped being primary; undefined if it still is (then it cannot be retired anyway). */
   readonly demotedAt: string | undefined;
+  /**
+   * A legacy (samples codec) key: its payloads are counted in the scans' `legacy` section, and
+   * they may be older than anything we recorded, so only a scan of all retained history counts.
+   */
+  readonly legacy?: boolean | undefined;
 }
 
 export interface RetirePolicy {
@@ -35,8 +40,10 @@ export function assessRetirement(report: UsageReport | undefined, key: RetireEvi
   const now = policy.now.getTime();
   for (const scan of report.scans) {
     const where = `scan of namespace ${JSON.stringify(scan.namespace)} at ${scan.address} (${scan.finishedAt})`;
-    const used = scan.byKey[key.keyId]?.payloads ?? 0;
-    if (used > 0) reasons.push(`${where} found ${used} payload(s) wrapped by ${key.keyId}`);
+    const used = (key.legacy ? scan.legacy?.[key.keyId] : scan.byKey[key.keyId])?.payloads ?? 0;
+    if (used > 0) reasons.push(`${where} found ${used} payload(s) ${key.legacy ? 'sealed by the samples codec with legacy key' : 'wrapped by'} ${key.keyId}`);
+    if (key.legacy && scan.legacy === undefined) reasons.push(`${where} predates counting legacy payloads; rescan`);
+    if (key.legacy && scan.since !== null) reasons.push(`${where} started at --since ${scan.since}; legacy payloads may be older than anything recorded: rescan without --since`);
     if (scan.failedExecutions > 0) reasons.push(`${where} is incomplete: ${scan.failedExecutions} history(ies) could not be read`);
     // A schedule keeps its sealed action (input, memo, summary) for as long as it lives and hands
     // it to every future run: retiring a key one needs stops the schedule from ever working again.

@@ -69,6 +69,11 @@ const usageScanSchema = z.looseObject({
    * `keys retire` therefore does not accept.
    */
   schedules: scheduleUsageSchema.optional(),
+  /**
+   * Payloads in the Temporal samples' codec format, per `encryption-key-id` (legacy keys). Absent
+   * in scans made before they were counted: such a scan proves nothing about a legacy key.
+   */
+  legacy: z.record(z.string(), z.looseObject({ payloads: count })).optional(),
 });
 export type UsageScan = z.infer<typeof usageScanSchema>;
 
@@ -109,6 +114,20 @@ export class UsageTally {
   private readonly keys = new Map<string, { payloads: number; shreddable: number; v2: number; scopes: Set<string>; branchKeys: Set<string> }>();
   private readonly scopes = new Map<string, ScopeUsage>();
   private readonly schedules = { scanned: 0, failed: 0, payloads: 0, unencrypted: 0, byKey: new Map<string, Map<string, number>>() };
+
+  private readonly legacyKeys = new Map<string, number>();
+
+  /** A payload in the samples' codec format, under legacy key `keyId`. */
+  addLegacy(keyId: string): void {
+    this.payloads += 1;
+    this.legacyKeys.set(keyId, (this.legacyKeys.get(keyId) ?? 0) + 1);
+  }
+
+  legacy(): Record<string, { payloads: number }> {
+    const out: Record<string, { payloads: number }> = {};
+    for (const [id, payloads] of [...this.legacyKeys].sort(([a], [b]) => a.localeCompare(b))) out[id] = { payloads };
+    return out;
+  }
 
   /** Every payload of one schedule (a schedule that could not be read: `scheduleFailed`). */
   addSchedule(scheduleId: string, found: readonly Found[]): void {

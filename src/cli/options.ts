@@ -26,6 +26,8 @@ export interface KeySourceOptions {
   readonly region?: string | undefined;
   /** The shred store (a directory, DynamoDB table or PostgreSQL database); when set, new payloads are shreddable. */
   readonly shredStore?: ShredStoreOptions | undefined;
+  /** Legacy key file (keys of the Temporal samples' codec); undefined when not given. */
+  readonly legacyKeys?: string | undefined;
 }
 
 export function addJsonOption(cmd: Command): Command {
@@ -46,6 +48,9 @@ export function addKeySourceOptions(cmd: Command, options: { shredStore?: boolea
     )
     .addOption(new Option('--kms-endpoint <url>', 'AWS KMS endpoint (an AWS-compatible KMS, e.g. on loopback)').env('TEMPORAL_ENVELOPE_KMS_ENDPOINT'))
     .addOption(new Option('--region <region>', 'AWS region').env('AWS_REGION'));
+  cmd.addOption(
+    new Option('--legacy-keys <path>', "legacy key file: keys of the Temporal samples' encryption codec (keys import-legacy)").env('TEMPORAL_ENVELOPE_LEGACY_KEYS').argParser(parseNonEmpty),
+  );
   if (options.shredStore !== false) cmd.addOption(shredStoreOption('the shred store of per-workflow secrets that makes payloads crypto-shreddable'));
   return cmd;
 }
@@ -96,6 +101,7 @@ export function keySourceFrom(opts: Record<string, unknown>): KeySourceOptions {
     kmsEndpoint,
     region: opts.region as string | undefined,
     shredStore: shredStoreFrom(opts.shredStore as string | undefined, opts.region as string | undefined),
+    legacyKeys: opts.legacyKeys === undefined ? undefined : path.resolve(opts.legacyKeys as string),
   };
 }
 

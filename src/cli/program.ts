@@ -16,7 +16,7 @@ Exit codes:
   4  temporarily unavailable (KMS or the shred store down or throttling): retrying later may succeed
 
 Environment: TEMPORAL_ENVELOPE_KEYRING, TEMPORAL_ENVELOPE_PROVIDER, TEMPORAL_ENVELOPE_KEY_CONFIG,
-TEMPORAL_ENVELOPE_KMS_ENDPOINT, TEMPORAL_ENVELOPE_SHRED_STORE, AWS_REGION, and the temporal CLI's TEMPORAL_* variables.
+TEMPORAL_ENVELOPE_KMS_ENDPOINT, TEMPORAL_ENVELOPE_SHRED_STORE, TEMPORAL_ENVELOPE_LEGACY_KEYS, AWS_REGION, and the temporal CLI's TEMPORAL_* variables.
 Docs: docs/key-management.md`;
 
 export function buildProgram(io: CliIo, options: { jsonErrors?: boolean } = {}): Command {

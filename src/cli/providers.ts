@@ -17,5 +17,6 @@ export async function openKeyProvider(source: KeySourceOptions): Promise<KeyProv
     awsKms: { keyConfigFile: source.keyConfig, region: source.region, endpoint: source.kmsEndpoint },
     watchIntervalMs: 0,
     shredStore: source.shredStore,
+    legacyKeys: source.legacyKeys === undefined ? undefined : { path: source.legacyKeys },
   });
 }

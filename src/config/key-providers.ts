@@ -10,6 +10,7 @@ export function keyProvidersOptions(keys: ServerConfig['keys']): KeyProvidersOpt
     awsKms: keys.awsKms,
     watchIntervalMs: keys.provider === 'local' ? keys.local.watchIntervalMs : undefined,
     shredStore: shredStoreOptions(keys),
+    legacyKeys: keys.legacyKeys === undefined ? undefined : { path: keys.legacyKeys.path },
   };
 }
 

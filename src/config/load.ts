@@ -24,6 +24,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; type: 'string' | 'i
   // A directory, dynamodb://<table>?region=…, or postgres://… (keys/shred-store-options.ts).
   TEMPORAL_ENVELOPE_SHRED_STORE: { path: ['keys', 'shredStore'], type: 'shredStore' },
   TEMPORAL_ENVELOPE_KEY_HIERARCHY: { path: ['codec', 'keyHierarchy'], type: 'string' },
+  TEMPORAL_ENVELOPE_LEGACY_KEYS: { path: ['keys', 'legacyKeys', 'path'], type: 'string' },
   // The CLI's names for the same settings (src/cli/options.ts), so one environment serves both.
   TEMPORAL_ENVELOPE_PROVIDER: { path: ['keys', 'provider'], type: 'string' },
   TEMPORAL_ENVELOPE_KEY_CONFIG: { path: ['keys', 'awsKms', 'keyConfigFile'], type: 'string' },

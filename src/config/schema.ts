@@ -146,6 +146,12 @@ export const configSchema = z
          * watchIntervalMs and such payloads then stay sealed.
          */
         shredStore: shredStore.optional(),
+        /**
+         * The legacy key file (`keys import-legacy`): keys of the Temporal samples' encryption codec,
+         * so the server also opens payloads that codec sealed (authorized by namespace only: they
+         * name no workflow). Default none.
+         */
+        legacyKeys: z.object({ path: z.string().min(1) }).strict().optional(),
       })
       .strict()
       .prefault({}),

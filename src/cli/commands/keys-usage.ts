@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { formatTable, printJson, printLine, warn, type CliIo } from '../io.js';
 import { addJsonOption, addKeySourceOptions, addTemporalOptions, keySourceFrom, temporalOptionsFrom } from '../options.js';
 import { parseInstant, parsePositiveInt } from '../parse.js';
-import { keyFileOf, listKeyInfo, type KeyInfo } from '../key-info.js';
+import { keyFileOf, listKeyInfo, listLegacyKeyInfo, type KeyInfo } from '../key-info.js';
 
 /** `keys usage`: how many retained payloads each KEK still wraps, so an operator knows what can be retired. */
 export function registerKeysUsage(keys: Command, io: CliIo): void {
@@ -69,16 +69,24 @@ export function registerKeysUsage(keys: Command, io: CliIo): void {
     } catch {
       known = [];
     }
+    let knownLegacy: KeyInfo[] = [];
+    try {
+      knownLegacy = await listLegacyKeyInfo(source);
+    } catch {
+      knownLegacy = [];
+    }
     let savedTo: string | undefined;
     if (opts.save !== undefined && opts.save !== false) {
       savedTo = typeof opts.save === 'string' ? opts.save : defaultReportPath(keyFileOf(source));
       await saveUsageScan(savedTo, scan);
     }
     const keys = keyRows(scan, known);
+    const legacy = legacyRows(scan, knownLegacy);
     if (opts.json) {
-      printJson(io, { scan, keys, ...(opts.byScope ? { byScope, bySchedule } : {}), savedTo: savedTo ?? null });
+      printJson(io, { scan, keys, legacyKeys: legacy, ...(opts.byScope ? { byScope, bySchedule } : {}), savedTo: savedTo ?? null });
     } else {
       printSummary(io, scan, keys, opts.byScope === true ? { byScope, bySchedule } : undefined);
+      printLegacy(io, legacy);
       if (savedTo !== undefined) printLine(io, `\nSaved to ${savedTo} (evidence for "temporal-envelope keys retire").`);
     }
     if (scan.failedExecutions > 0) {
@@ -121,6 +129,29 @@ function keyRows(scan: UsageScan, known: readonly KeyInfo[]): KeyRow[] {
 
 function counts(u: UsageScan['byKey'][string] | undefined): Omit<KeyRow, 'id' | 'state' | 'schedules'> {
   return { payloads: u?.payloads ?? 0, scopes: u?.scopes ?? 0, shreddable: u?.shreddable ?? 0, v2: u?.v2 ?? 0, branchKeys: u?.branchKeys ?? 0 };
+}
+
+
+interface LegacyRow {
+  id: string;
+  state: string;
+  payloads: number;
+}
+
+/** Payloads the Temporal samples' codec sealed, per legacy key: known ones first, then ids no legacy key file holds. */
+function legacyRows(scan: UsageScan, known: readonly KeyInfo[]): LegacyRow[] {
+  const found = scan.legacy ?? {};
+  const rows: LegacyRow[] = known.map((k) => ({ id: k.id, state: k.state, payloads: found[k.id]?.payloads ?? 0 }));
+  for (const [id, u] of Object.entries(found)) if (!known.some((k) => k.id === id)) rows.push({ id, state: 'not in legacy key file', payloads: u.payloads });
+  return rows;
+}
+
+function printLegacy(io: CliIo, rows: readonly LegacyRow[]): void {
+  if (rows.length === 0) return;
+  printLine(io, '\nPayloads in the Temporal samples codec format (legacy keys, decrypt-only):');
+  printLine(io, formatTable(['LEGACY KEY ID', 'STATE', 'PAYLOADS'], rows.map((r) => [r.id, r.state, String(r.payloads)])));
+  const idle = rows.filter((r) => r.payloads === 0 && r.state === 'decrypt-only');
+  if (idle.length > 0) printLine(io, `\nNo retained payload uses legacy key(s): ${idle.map((r) => r.id).join(', ')} (candidates for "keys retire").`);
 }
 
 function printSummary(io: CliIo, scan: UsageScan, keys: readonly KeyRow[], detail: { byScope: readonly ScopeUsage[]; bySchedule: readonly SchedulePayloads[] } | undefined): void {

@@ -1,15 +1,17 @@
 import { Option, type Command } from 'commander';
 import { KeyringError } from '../../../primitives/errors.js';
+import { retireLegacyKey } from '../../../keys/admin/legacy-keys.js';
 import { demotedAt, initLocalKeyring, retireLocalKey, rotateLocalKeyring } from '../../../keys/admin/rotation.js';
 import { assessRetirement } from '../../../keys/admin/retire-rules.js';
 import { defaultReportPath, readUsageReport } from '../../../keys/admin/usage-report.js';
 import { confirmIrreversible } from '../confirm.js';
 import { OperationError, UsageError } from '../errors.js';
 import { formatTable, printJson, printLine, type CliIo } from '../io.js';
-import { keyFileOf, listKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.js';
+import { keyFileOf, legacyKeyInfo, legacyKeysPathOf, listKeyInfo, listLegacyKeyInfo, localKeyInfo, type KeyInfo } from '../key-info.js';
 import { addJsonOption, addKeySourceOptions, keySourceFrom } from '../options.js';
 import { parseDuration } from '../parse.js';
 import { registerKeysResealSchedules } from './keys-schedules.js';
+import { registerKeysImportLegacy } from './keys-import-legacy.js';
 import { registerKeysShred } from './keys-shred.js';
 import { registerKeysStore } from './keys-store.js';
 import { registerKeysUsage } from './keys-usage.js';
@@ -18,7 +20,7 @@ import { registerKeysUsage } from './keys-usage.js';
 export function registerKeys(program: Command, io: CliIo): void {
   const keys = program
     .command('keys')
-    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, reseal-schedules, shred, store init')
+    .description('manage key-encryption keys (KEKs): init, list, show, rotate, retire, usage, reseal-schedules, shred, store init, import-legacy')
     .addHelpText('after', '\nRun "temporal-envelope keys <command> --help" for the options of each command.');
 
   addJsonOption(
@@ -46,10 +48,10 @@ export function registerKeys(program: Command, io: CliIo): void {
     }
   });
 
-  addJsonOption(addKeySourceOptions(keys.command('list').description('list key versions: id, created, state, provider'), { shredStore: false })).action(
+  addJsonOption(addKeySourceOptions(keys.command('list').description('list key versions: id, created, state, provider (legacy samples-codec keys too)'), { shredStore: false })).action(
     async (opts: Record<string, unknown>) => {
       const source = keySourceFrom(opts);
-      const rows = await listKeyInfo(source);
+      const rows = [...(await listKeyInfo(source)), ...(await listLegacyKeyInfo(source))];
       if (opts.json) {
         printJson(io, { keys: rows });
         return;
@@ -58,7 +60,7 @@ export function registerKeys(program: Command, io: CliIo): void {
         io,
         formatTable(
           ['ID', 'VERSION', 'STATE', 'CREATED', 'PROVIDER'],
-          rows.map((r) => [r.id, r.version === undefined ? '-' : String(r.version), r.state + (r.destroyed ? ' (destroyed)' : ''), r.created ?? '-', r.provider]),
+          rows.map((r) => [r.id, r.version === undefined ? '-' : String(r.version), r.state + (r.destroyed ? ' (destroyed)' : ''), r.created ?? '-', r.provider + (r.kind ? ` (${r.kind})` : '')]),
         ),
       );
     },
@@ -70,7 +72,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     }).option('--report <path>', 'usage report to read (default: <keyring or key config>.usage.json)'),
   ).action(async (id: string, opts: Record<string, unknown>) => {
     const source = keySourceFrom(opts);
-    const rows = await listKeyInfo(source);
+    const rows = [...(await listKeyInfo(source)), ...(await listLegacyKeyInfo(source))];
     const info = rows.find((r) => r.id === id);
     if (info === undefined) throw new KeyringError(`key ${JSON.stringify(id)} is not in ${keyFileOf(source)}; see "temporal-envelope keys list"`);
     const reportPath = (opts.report as string | undefined) ?? defaultReportPath(keyFileOf(source));
@@ -79,9 +81,9 @@ export function registerKeys(program: Command, io: CliIo): void {
       namespace: s.namespace,
       address: s.address,
       scannedAt: s.finishedAt,
-      payloads: s.byKey[id]?.payloads ?? 0,
-      scopes: s.byKey[id]?.scopes ?? 0,
-      schedules: s.schedules?.byKey[id]?.schedules ?? [],
+      payloads: (info.provider === 'legacy' ? s.legacy?.[id] : s.byKey[id])?.payloads ?? 0,
+      scopes: info.provider === 'legacy' ? 0 : (s.byKey[id]?.scopes ?? 0),
+      schedules: info.provider === 'legacy' ? [] : (s.schedules?.byKey[id]?.schedules ?? []),
     }));
     if (opts.json) {
       printJson(io, { key: info, usage, report: report === undefined ? null : reportPath });
@@ -96,7 +98,8 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (info.created !== undefined) lines.push(['created', info.created]);
     if (info.demoted !== undefined) lines.push(['primary until', info.demoted]);
     if (info.retired !== undefined) lines.push(['retired', info.retired]);
-    if (info.provider === 'local') lines.push(['material', info.destroyed ? 'destroyed' : 'present']);
+    if (info.kind !== undefined) lines.push(['kind', info.kind]);
+    if (info.provider === 'local' || info.provider === 'legacy') lines.push(['material', info.destroyed ? 'destroyed' : 'present']);
     if (usage.length === 0) lines.push(['usage', `no scan saved (run "temporal-envelope keys usage --save")`]);
     for (const u of usage) {
       const held = u.schedules.length > 0 ? `, ${u.schedules.length} schedule(s) among them` : '';
@@ -175,9 +178,41 @@ export function registerKeys(program: Command, io: CliIo): void {
     if (opts.destroy) {
       await confirmIrreversible(io, { yes: opts.yes === true, action: `Destroying key ${id}`, typeToConfirm: id });
     }
-    const wasRetired = (await listKeyInfo(source)).find((k) => k.id === id)?.state === 'retired';
+    const legacy = (await listLegacyKeyInfo(source)).find((k) => k.id === id);
+    // Retiring a legacy key needs no keyring; only a name clash with one is checked when there is one.
+    const known = await listKeyInfo(source).catch((err: unknown) => {
+      if (legacy !== undefined) return [];
+      throw err;
+    });
+    if (legacy !== undefined && known.some((k) => k.id === id)) {
+      throw new UsageError(`${JSON.stringify(id)} names a key in ${keyFileOf(source)} and a legacy key in ${legacyKeysPathOf(source)}; remove one of them first`);
+    }
+    const wasRetired = (legacy ?? known.find((k) => k.id === id))?.state === 'retired';
     let result: KeyInfo;
-    if (source.provider === 'aws-kms') {
+    if (legacy !== undefined) {
+      // A samples-codec key: its payloads are counted in the scans' legacy section, and it was
+      // never primary here; scans must start after it was imported (plus --settle), when workers
+      // began moving off the samples codec.
+      const entry = await retireLegacyKey(legacyKeysPathOf(source), id, {
+        destroy: opts.destroy === true,
+        check: async (e) => {
+          if (opts.force) return;
+          const verdict = assessRetirement(
+            await readUsageReport(reportPath),
+            { keyId: e.id, created: undefined, demotedAt: e.added, legacy: true },
+            { now: new Date(), maxReportAgeMs: opts.maxReportAge as number, settleMs: opts.settle as number },
+          );
+          if (!verdict.ok) {
+            throw new OperationError(
+              'KEY_MAY_BE_IN_USE',
+              `refusing to retire legacy key ${id}: no evidence that retained history no longer holds its payloads.\n  - ${verdict.reasons.join('\n  - ')}\n` +
+                `Run "temporal-envelope keys usage --save" (report: ${reportPath}) once retention has passed, or pass --force if you know better.`,
+            );
+          }
+        },
+      });
+      result = legacyKeyInfo(entry, opts.destroy === true || legacy.destroyed === true);
+    } else if (source.provider === 'aws-kms') {
       const { retireAwsKey } = await import('../aws-kms.js');
       result = await retireAwsKey(source, id, { check, destroy: opts.destroy === true });
     } else {
@@ -198,6 +233,7 @@ export function registerKeys(program: Command, io: CliIo): void {
 
   registerKeysUsage(keys, io);
   registerKeysResealSchedules(keys, io);
+  registerKeysImportLegacy(keys, io);
   registerKeysShred(keys, io);
   registerKeysStore(keys, io);
 }

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, type TLSConfig } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { peekSealed } from '../../../primitives/format-versions.js';
+import { samplesKeyIdOf } from '../../../primitives/samples-format.js';
 import { UsageTally, type SchedulePayloads, type ScopeUsage, type UsageScan } from '../../../keys/admin/usage-report.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { TemporalConnectionOptions } from '../options.js';
@@ -92,7 +94,7 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
 
     const fetchOne = async (workflowId: string, runId: string) => {
       // Tally into a local copy first: a history that fails half-way must not be half counted.
-      const found: Parameters<UsageTally['add']>[0][] = [];
+      const found: Found[] = [];
       let nextPageToken: Uint8Array | undefined;
       do {
         const page = await service.getWorkflowExecutionHistory({
@@ -101,10 +103,13 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
           maximumPageSize: 1000,
           ...(nextPageToken === undefined ? {} : { nextPageToken }),
         });
-        for (const event of page.history?.events ?? []) forEachPayload(event, (p) => found.push(peekSealed(p)));
+        for (const event of page.history?.events ?? []) forEachPayload(event, (p) => found.push(classify(p)));
         nextPageToken = page.nextPageToken != null && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
       } while (nextPageToken !== undefined);
-      for (const f of found) tally.add(f);
+      for (const f of found) {
+        if (f !== undefined && 'legacyKeyId' in f) tally.addLegacy(f.legacyKeyId);
+        else tally.add(f);
+      }
     };
 
     // A small pool: histories are fetched `concurrency` at a time while listing continues.
@@ -179,6 +184,7 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
         unencrypted: tally.unencrypted,
         byKey: tally.byKey(),
         schedules: tally.scheduleUsage(),
+        legacy: tally.legacy(),
       },
       byScope: tally.byScope(),
       bySchedule: tally.bySchedule(),
@@ -186,6 +192,16 @@ export async function scanUsage(options: ScanOptions): Promise<ScanResult> {
   } finally {
     await connection.close();
   }
+}
+
+type Found = ReturnType<typeof peekSealed> | { legacyKeyId: string };
+
+/** Ours (key id and scope), the samples' codec format (its key id), or neither. */
+function classify(p: Payload): Found {
+  const ours = peekSealed(p);
+  if (ours !== undefined) return ours;
+  const legacyKeyId = samplesKeyIdOf(p);
+  return legacyKeyId === undefined ? undefined : { legacyKeyId };
 }
 
 function toNumber(n: unknown): number {

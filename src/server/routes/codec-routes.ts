@@ -138,6 +138,19 @@ export function registerCodecRoutes(app: FastifyInstance, deps: Deps): void {
         }
         return allowed;
       },
+      // A samples-format payload under a legacy key names no namespace and no workflow. The codec
+      // protocol tells the server only the namespace (X-Namespace), so it is authorized as a
+      // namespace-scoped payload of that namespace: a rule limited to workflow-id patterns covers
+      // it only with includeNamespaceScoped (SECURITY.md, "Payloads from the samples codec").
+      authorizeLegacy: (legacy) => {
+        const allowed = legacy.map(() => policy.allows(principal, 'decode', makeScope(ns)));
+        const denied = allowed.filter((a) => !a).length;
+        if (denied > 0 && policy.config.onDeny === 'forbid') {
+          Object.assign(audit, auditIds(legacy), { counts: { payloads: payloads.length, leftSealed: denied } }); // key ids only claimed: nothing opened
+          throw forbidden(`${principal.id} may not decode ${denied} of ${payloads.length} payloads (legacy payloads carry no workflow id; the rule needs includeNamespaceScoped)`);
+        }
+        return allowed;
+      },
     });
     Object.assign(audit, auditIds(results));
 
