@@ -1,0 +1,223 @@
+package codec_test
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"strings"
+	"testing"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/temporal-envelope/temporal-envelope/codecs/go/codec"
+	"github.com/temporal-envelope/temporal-envelope/codecs/go/keys"
+	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
+)
+
+// Migrating from Temporal's samples encryption codec: payloads it sealed open under an imported
+// legacy key, everything new is sealed in the envelope (test/legacy-samples.test.ts for TypeScript).
+
+const (
+	samplesKeyID   = "test-key-id"
+	samplesKeyText = "test-key-test-key-test-key-test!" // the samples' hard-coded 32-character key
+)
+
+// samplesEncode seals a payload the way samples-go encryption does, written from (not copied out
+// of) encryption/crypt.go and data_converter.go: AES-GCM with a random 12-byte nonce,
+// gcm.Seal(nonce, nonce, marshalled Payload, nil), metadata encoding and encryption-key-id.
+func samplesEncode(t *testing.T, keyID string, key []byte, p *commonpb.Payload) *commonpb.Payload {
+	t.Helper()
+	plain, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		t.Fatal(err)
+	}
+	return &commonpb.Payload{
+		Metadata: map[string][]byte{"encoding": []byte("binary/encrypted"), "encryption-key-id": []byte(keyID)},
+		Data:     gcm.Seal(nonce, nonce, plain, nil),
+	}
+}
+
+func legacyDoc(id string, state keys.LegacyKeyState, material []byte) keys.LegacyKeysDocument {
+	e := keys.LegacyKeyEntry{ID: id, Kind: primitives.SamplesKeyKind, State: state, Added: "2026-11-01T00:00:00.000Z"}
+	if material != nil {
+		e.Material = base64.StdEncoding.EncodeToString(material)
+	}
+	return keys.LegacyKeysDocument{Format: keys.LegacyKeysFormat, Keys: []keys.LegacyKeyEntry{e}}
+}
+
+func legacyRing(t *testing.T, doc keys.LegacyKeysDocument) *keys.LegacyKeyring {
+	t.Helper()
+	ring, err := keys.LegacyKeyringFromDocument(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
+}
+
+func legacyCodec(t *testing.T, doc keys.LegacyKeysDocument, requireEncryption bool) *codec.Codec {
+	t.Helper()
+	return newCodec(t, codec.Options{LegacyKeys: legacyRing(t, doc), RequireEncryption: requireEncryption})
+}
+
+// A fixed vector made by another implementation: node's WebCrypto AES-GCM (as the TypeScript
+// sample and test/support/samples-codec.ts do it) with nonce 00 01 … 0b, key samplesKeyText, of the
+// protobufjs encoding of {metadata: {encoding: "json/plain"}, data: '{"token":"dlg_tok_legacy"}'}.
+const (
+	knownSamplesPlaintextHex = "0a160a08656e636f64696e67120a6a736f6e2f706c61696e121a7b22746f6b656e223a22646c675f746f6b5f6c6567616379227d"
+	knownSamplesDataHex      = "000102030405060708090a0bf92b89da276861d2657395a2a3f7f7d1e8a45622938592d067fefa4263e24f8861bd2f0d3ad51c63a68559d8b8c3f5a2129fd4d722063314e7ccac3ee33a6de5ff42e1f2"
+)
+
+func TestLegacySamplesKnownAnswer(t *testing.T) {
+	data, _ := hex.DecodeString(knownSamplesDataHex)
+	want, _ := hex.DecodeString(knownSamplesPlaintextHex)
+	p := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("binary/encrypted"), "encryption-key-id": []byte(samplesKeyID)}, Data: data}
+	c := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), true)
+	out, err := c.WithSerializationContext(wfCtx("any-workflow")).Decode([]*commonpb.Payload{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta(out[0], "encoding") != "json/plain" || string(out[0].GetData()) != `{"token":"dlg_tok_legacy"}` {
+		t.Fatalf("opened %v", out[0])
+	}
+	if got, _ := proto.Marshal(out[0]); !bytes.Equal(got, want) {
+		t.Fatalf("plaintext %x, want %x", got, want)
+	}
+	// And samples-go's own layout is the same: 12-byte nonce, then ciphertext and 16-byte tag.
+	mine := samplesEncode(t, samplesKeyID, []byte(samplesKeyText), out[0])
+	if len(mine.GetData()) != 12+len(want)+16 || len(data) != len(mine.GetData()) {
+		t.Fatalf("samples-go layout %d bytes, node's %d", len(mine.GetData()), len(data))
+	}
+}
+
+func TestLegacySamplesOpenInAnyContextAndNewPayloadsAreEnvelopes(t *testing.T) {
+	c := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), true)
+	in := []*commonpb.Payload{jsonPayload(`{"token":"dlg_tok_legacy"}`), jsonPayload(`"second"`)}
+	sampled := []*commonpb.Payload{samplesEncode(t, samplesKeyID, []byte(samplesKeyText), in[0]), samplesEncode(t, samplesKeyID, []byte(samplesKeyText), in[1])}
+	if id, ok := primitives.SamplesKeyIDOf(sampled[0]); !ok || id != samplesKeyID {
+		t.Fatalf("SamplesKeyIDOf = %q, %v", id, ok)
+	}
+	for _, decode := range []func([]*commonpb.Payload) ([]*commonpb.Payload, error){
+		c.Decode, c.WithSerializationContext(wfCtx("any-workflow")).Decode, c.WithSerializationContext(wfCtx("another")).Decode,
+	} {
+		out, err := decode(sampled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range in {
+			if !proto.Equal(out[i], in[i]) {
+				t.Fatalf("payload %d opened as %v", i, out[i])
+			}
+		}
+	}
+	fresh, err := c.WithSerializationContext(wfCtx("any-workflow")).Encode([]*commonpb.Payload{jsonPayload(`"new"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta(fresh[0], "envelope-version") != "1" {
+		t.Fatalf("new payloads must be sealed in the envelope: %v", fresh[0].GetMetadata())
+	}
+	if _, ok := primitives.SamplesKeyIDOf(fresh[0]); ok {
+		t.Fatal("an envelope payload is not a samples payload")
+	}
+	mixed, err := c.WithSerializationContext(wfCtx("any-workflow")).Decode([]*commonpb.Payload{sampled[0], fresh[0]})
+	if err != nil || !proto.Equal(mixed[0], in[0]) || string(mixed[1].GetData()) != `"new"` {
+		t.Fatalf("mixed batch: %v %v", mixed, err)
+	}
+}
+
+// Go refuses another product's binary/encrypted payload (UNSUPPORTED_FORMAT, as before legacy keys);
+// a samples payload under a key id that is not configured is exactly that.
+func TestLegacySamplesUnderAnUnknownKeyIDAreNotOurs(t *testing.T) {
+	foreign := samplesEncode(t, "someone-elses-key", []byte(samplesKeyText), jsonPayload(`"x"`))
+	for _, requireEncryption := range []bool{false, true} {
+		c := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), requireEncryption)
+		_, err := c.Decode([]*commonpb.Payload{foreign})
+		if primitives.CodeOf(err) != primitives.CodeUnsupportedFormat || !strings.Contains(err.Error(), "not a configured legacy key") {
+			t.Fatalf("requireEncryption=%v: %v", requireEncryption, err)
+		}
+	}
+	sampled := samplesEncode(t, samplesKeyID, []byte(samplesKeyText), jsonPayload(`"x"`))
+	if _, err := newCodec(t, codec.Options{}).Decode([]*commonpb.Payload{sampled}); primitives.CodeOf(err) != primitives.CodeUnsupportedFormat {
+		t.Fatalf("without legacy keys: %v", err)
+	}
+	// An envelope-version makes it ours, never legacy, whatever its key id says.
+	ours := proto.Clone(sampled).(*commonpb.Payload)
+	ours.Metadata["envelope-version"] = []byte("1")
+	if _, err := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), false).Decode([]*commonpb.Payload{ours}); primitives.CodeOf(err) != primitives.CodeMalformedPayload {
+		t.Fatalf("envelope-version present: %v", err)
+	}
+}
+
+func TestLegacySamplesFailures(t *testing.T) {
+	key := []byte(samplesKeyText)
+	sampled := samplesEncode(t, samplesKeyID, key, jsonPayload(`{"token":"dlg_tok_legacy"}`))
+	c := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, key), false)
+	altered := proto.Clone(sampled).(*commonpb.Payload)
+	altered.Data[20] ^= 1
+	noData := &commonpb.Payload{Metadata: sampled.GetMetadata()}
+	short := &commonpb.Payload{Metadata: sampled.GetMetadata(), Data: sampled.GetData()[:27]}
+	// A box that authenticates but does not hold a Payload: sealed the samples' way over junk bytes.
+	junk := samplesEncode(t, samplesKeyID, key, &commonpb.Payload{})
+	block, _ := aes.NewCipher(key)
+	gcm, _ := cipher.NewGCM(block)
+	junk.Data = gcm.Seal(append([]byte(nil), junk.Data[:12]...), junk.Data[:12], []byte{0xff, 0xff, 0xff}, nil)
+	cases := []struct {
+		name  string
+		codec *codec.Codec
+		p     *commonpb.Payload
+		want  primitives.Code
+	}{
+		{"altered data", c, altered, primitives.CodeTamperedCiphertext},
+		{"truncated data", c, short, primitives.CodeTamperedCiphertext},
+		{"wrong key", legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, bytes.Repeat([]byte{7}, 32)), false), sampled, primitives.CodeTamperedCiphertext},
+		{"retired key", legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyRetired, key), false), sampled, primitives.CodeKeyRetired},
+		{"retired and destroyed key", legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyRetired, nil), false), sampled, primitives.CodeKeyRetired},
+		{"no data", c, noData, primitives.CodeMalformedPayload},
+		{"not a Payload inside", c, junk, primitives.CodeMalformedPayload},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := tc.codec.WithSerializationContext(wfCtx("w")).Decode([]*commonpb.Payload{tc.p})
+			if primitives.CodeOf(err) != tc.want || out != nil {
+				t.Fatalf("got %v (payloads %v), want %s", err, out, tc.want)
+			}
+			if strings.Contains(err.Error(), samplesKeyText) || strings.Contains(err.Error(), "dlg_tok_legacy") {
+				t.Fatalf("error leaks key or plaintext: %v", err)
+			}
+		})
+	}
+}
+
+func TestLegacySamplesKeyIDMatchesByteForByte(t *testing.T) {
+	bom := "\uFEFFkey"
+	p := samplesEncode(t, bom, []byte(samplesKeyText), jsonPayload(`"bom"`))
+	out, err := legacyCodec(t, legacyDoc(bom, keys.LegacyDecryptOnly, []byte(samplesKeyText)), true).Decode([]*commonpb.Payload{p})
+	if err != nil || string(out[0].GetData()) != `"bom"` {
+		t.Fatalf("BOM id: %v %v", out, err)
+	}
+	if _, err := legacyCodec(t, legacyDoc("key", keys.LegacyDecryptOnly, []byte(samplesKeyText)), true).Decode([]*commonpb.Payload{p}); primitives.CodeOf(err) != primitives.CodeUnsupportedFormat {
+		t.Fatalf("BOM-less id must not match: %v", err)
+	}
+	// An id that is not UTF-8 is never a samples key id.
+	bad := samplesEncode(t, "\xff", []byte(samplesKeyText), jsonPayload(`"x"`))
+	if _, ok := primitives.SamplesKeyIDOf(bad); ok {
+		t.Fatal("invalid UTF-8 key id accepted")
+	}
+}
