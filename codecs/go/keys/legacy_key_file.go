@@ -69,10 +69,7 @@ const maxLegacyKeyIDUnits = 256
 func ReadLegacyKeys(file string, allowInsecurePermissions bool) (LegacyKeysDocument, error) {
 	info, err := os.Stat(file)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return LegacyKeysDocument{}, primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s does not exist; create it with \"temporal-envelope keys import-legacy\"", file)
-		}
-		return LegacyKeysDocument{}, primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s cannot be read: %s", file, errnoName(err))
+		return LegacyKeysDocument{}, legacyFileError(file, err)
 	}
 	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 && !allowInsecurePermissions {
 		return LegacyKeysDocument{}, primitives.Errorf(primitives.CodeKeyringError, "legacy key file %s is readable by other users (mode %o); run chmod 600 on it", file, info.Mode().Perm())
@@ -82,6 +79,14 @@ func ReadLegacyKeys(file string, allowInsecurePermissions bool) (LegacyKeysDocum
 		return LegacyKeysDocument{}, primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s cannot be read: %s", file, errnoName(err))
 	}
 	return ParseLegacyKeys(text, file)
+}
+
+// legacyFileError names the file and says what to do about a missing one.
+func legacyFileError(file string, err error) error {
+	if os.IsNotExist(err) {
+		return primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s does not exist; create it with \"temporal-envelope keys import-legacy\"", file)
+	}
+	return primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s cannot be read: %s", file, errnoName(err))
 }
 
 // ParseLegacyKeys validates a legacy key file's JSON; file names it in messages.

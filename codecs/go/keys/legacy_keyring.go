@@ -99,7 +99,7 @@ func (r *LegacyKeyring) Path() string { return r.path }
 func (r *LegacyKeyring) Reload() error {
 	stamp, err := stampOf(r.path)
 	if err != nil {
-		return primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s cannot be read: %s", r.path, errnoName(err))
+		return legacyFileError(r.path, err)
 	}
 	doc, err := ReadLegacyKeys(r.path, r.opts.AllowInsecurePermissions)
 	if err != nil {
@@ -118,7 +118,7 @@ func (r *LegacyKeyring) Reload() error {
 func (r *LegacyKeyring) ReloadIfChanged() (bool, error) {
 	stamp, err := stampOf(r.path)
 	if err != nil {
-		return false, primitives.Wrapf(primitives.CodeKeyringError, err, "legacy key file %s cannot be read: %s", r.path, errnoName(err))
+		return false, legacyFileError(r.path, err)
 	}
 	r.mu.RLock()
 	same := stamp == r.stamp
