@@ -88,7 +88,9 @@ func TestLegacyKeyFileValidation(t *testing.T) {
 		{"short material", with(func(_, k map[string]any) { k["material"] = encodeMaterial(legacyMaterial[:31]) }), "keys[0].material expected base64 of 32 bytes"},
 		{"material not a string", with(func(_, k map[string]any) { k["material"] = 1 }), "keys[0].material expected base64 of 32 bytes"},
 		{"no material but decrypt-only", with(func(_, k map[string]any) { delete(k, "material") }), "material is missing but the key is not retired"},
-		{"duplicate id", with(func(d, _ map[string]any) { d["keys"] = []any{legacyEntry("k", "decrypt-only"), legacyEntry("k", "retired")} }), `keys[1].id "k" appears twice`},
+		{"duplicate id", with(func(d, _ map[string]any) {
+			d["keys"] = []any{legacyEntry("k", "decrypt-only"), legacyEntry("k", "retired")}
+		}), `keys[1].id "k" appears twice`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
