@@ -6,8 +6,10 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
+	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/codec"
+	"github.com/temporal-envelope/temporal-envelope/codecs/go/internal/testenv"
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/keys"
 	"github.com/temporal-envelope/temporal-envelope/codecs/go/primitives"
 )
@@ -76,33 +79,64 @@ func legacyCodec(t *testing.T, doc keys.LegacyKeysDocument, requireEncryption bo
 	return newCodec(t, codec.Options{LegacyKeys: legacyRing(t, doc), RequireEncryption: requireEncryption})
 }
 
-// A fixed vector made by another implementation: node's WebCrypto AES-GCM (as the TypeScript
-// sample and test/support/samples-codec.ts do it) with nonce 00 01 … 0b, key samplesKeyText, of the
-// protobufjs encoding of {metadata: {encoding: "json/plain"}, data: '{"token":"dlg_tok_legacy"}'}.
-const (
-	knownSamplesPlaintextHex = "0a160a08656e636f64696e67120a6a736f6e2f706c61696e121a7b22746f6b656e223a22646c675f746f6b5f6c6567616379227d"
-	knownSamplesDataHex      = "000102030405060708090a0bf92b89da276861d2657395a2a3f7f7d1e8a45622938592d067fefa4263e24f8861bd2f0d3ad51c63a68559d8b8c3f5a2129fd4d722063314e7ccac3ee33a6de5ff42e1f2"
-)
+// test/vectors/samples-v1.json: payloads in the samples' format sealed by another implementation
+// (node's WebCrypto, as the TypeScript sample seals; test/vectors/generate-samples.ts), which
+// test/legacy-samples.test.ts checks too.
+type samplesVectorFile struct {
+	LegacyKeys json.RawMessage `json:"legacyKeys"`
+	Valid      []struct {
+		Name   string          `json:"name"`
+		Input  json.RawMessage `json:"input"`
+		Sealed json.RawMessage `json:"sealed"`
+	} `json:"valid"`
+	Invalid []struct {
+		Name   string          `json:"name"`
+		Code   string          `json:"code"`
+		Sealed json.RawMessage `json:"sealed"`
+	} `json:"invalid"`
+}
 
-func TestLegacySamplesKnownAnswer(t *testing.T) {
-	data, _ := hex.DecodeString(knownSamplesDataHex)
-	want, _ := hex.DecodeString(knownSamplesPlaintextHex)
-	p := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("binary/encrypted"), "encryption-key-id": []byte(samplesKeyID)}, Data: data}
-	c := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), true)
-	out, err := c.WithSerializationContext(wfCtx("any-workflow")).Decode([]*commonpb.Payload{p})
+func TestLegacySamplesKnownAnswerVectors(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "test", "vectors", "samples-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta(out[0], "encoding") != "json/plain" || string(out[0].GetData()) != `{"token":"dlg_tok_legacy"}` {
-		t.Fatalf("opened %v", out[0])
+	var f samplesVectorFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
 	}
-	if got, _ := proto.Marshal(out[0]); !bytes.Equal(got, want) {
-		t.Fatalf("plaintext %x, want %x", got, want)
+	if len(f.Valid) < 2 || len(f.Invalid) < 8 {
+		t.Fatalf("%d valid, %d invalid vectors", len(f.Valid), len(f.Invalid))
 	}
-	// And samples-go's own layout is the same: 12-byte nonce, then ciphertext and 16-byte tag.
-	mine := samplesEncode(t, samplesKeyID, []byte(samplesKeyText), out[0])
-	if len(mine.GetData()) != 12+len(want)+16 || len(data) != len(mine.GetData()) {
-		t.Fatalf("samples-go layout %d bytes, node's %d", len(mine.GetData()), len(data))
+	doc, err := keys.ParseLegacyKeys(f.LegacyKeys, "samples-v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCodec(t, codec.Options{LegacyKeys: legacyRing(t, doc), RequireEncryption: true})
+	for _, v := range f.Valid {
+		t.Run("opens/"+v.Name, func(t *testing.T) {
+			sealed, input := payloadFromJSON(t, v.Sealed), payloadFromJSON(t, v.Input)
+			opened, err := c.WithSerializationContext(wfCtx("any-workflow")).Decode([]*commonpb.Payload{sealed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(opened[0], input) {
+				t.Fatalf("opened %v, want %v", opened[0], input)
+			}
+			// samples-go's layout is the same: nonce(12) ‖ ciphertext ‖ tag(16) of the marshalled Payload.
+			plain, _ := proto.Marshal(input)
+			if len(sealed.GetData()) != 12+len(plain)+16 {
+				t.Fatalf("data %d bytes, want 12 + %d + 16", len(sealed.GetData()), len(plain))
+			}
+		})
+	}
+	for _, v := range f.Invalid {
+		t.Run("fails/"+v.Name, func(t *testing.T) {
+			out, err := c.WithSerializationContext(wfCtx("any-workflow")).Decode([]*commonpb.Payload{payloadFromJSON(t, v.Sealed)})
+			if string(primitives.CodeOf(err)) != v.Code || out != nil {
+				t.Fatalf("got %v, want %s", err, v.Code)
+			}
+		})
 	}
 }
 
