@@ -29,6 +29,7 @@ type Flags struct {
 	KMSKeyConfig      string
 	Region            string
 	RequireEncryption bool
+	LegacyKeys        string
 }
 
 // Register adds the flags to fs, with defaults from the environment.
@@ -40,6 +41,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.KMSEndpoint, "kms-endpoint", "", "AWS-compatible KMS endpoint URL (default: AWS's own)")
 	fs.StringVar(&f.Region, "region", env("AWS_REGION", "us-east-1"), "AWS region for KMS keys given without an ARN (env AWS_REGION)")
 	fs.BoolVar(&f.RequireEncryption, "require-encryption", false, "refuse plaintext payloads (PLAINTEXT_REJECTED)")
+	fs.StringVar(&f.LegacyKeys, "legacy-keys", os.Getenv("TEMPORAL_ENVELOPE_LEGACY_KEYS"), "legacy key file (keys import-legacy): also open payloads of Temporal's samples encryption codec (env TEMPORAL_ENVELOPE_LEGACY_KEYS)")
 }
 
 func env(name, fallback string) string {
@@ -77,6 +79,7 @@ type Env struct {
 	Codec   *codec.Codec
 	Warrant *headers.SealedHeader
 	keys    []keys.KeyProvider
+	legacy  *keys.LegacyKeyring
 }
 
 // Dial builds the codec and connects.
@@ -85,7 +88,13 @@ func (f *Flags) Dial() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := codec.New(codec.Options{KeyProviders: providers, DefaultNamespace: f.Namespace, RequireEncryption: f.RequireEncryption})
+	var legacy *keys.LegacyKeyring
+	if f.LegacyKeys != "" {
+		if legacy, err = keys.OpenLegacyKeyring(keys.LegacyKeyringOptions{Path: f.LegacyKeys}); err != nil {
+			return nil, err
+		}
+	}
+	c, err := codec.New(codec.Options{KeyProviders: providers, DefaultNamespace: f.Namespace, RequireEncryption: f.RequireEncryption, LegacyKeys: legacy})
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +115,7 @@ func (f *Flags) Dial() (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", f.Address, err)
 	}
-	return &Env{Client: cl, Codec: c, Warrant: warrant, keys: providers}, nil
+	return &Env{Client: cl, Codec: c, Warrant: warrant, keys: providers, legacy: legacy}, nil
 }
 
 // Close closes the client and stops the key watchers.
@@ -114,5 +123,8 @@ func (e *Env) Close() {
 	e.Client.Close()
 	for _, k := range e.keys {
 		_ = k.Close()
+	}
+	if e.legacy != nil {
+		_ = e.legacy.Close()
 	}
 }
