@@ -12,7 +12,7 @@ import { UsageTally } from '../keys/admin/usage-report.js';
 import { newKeyringDocument } from '../keys/keyring-file.js';
 import { LEGACY_KEYS_FORMAT, type LegacyKeysDocument } from '../keys/legacy-key-file.js';
 import { samplesKeyIdOf } from '../primitives/samples-format.js';
-import { jsonPayload, text } from './support/payloads.js';
+import { fromProtoJson, jsonPayload, samePayload, text } from './support/payloads.js';
 import { SAMPLES_KEY_TEXT, SamplesEncryptionCodec } from './support/samples-codec.js';
 import { buildTestServer, token } from './support/server-harness.js';
 import { parseJson, runCli } from './cli-support/run-cli.js';
@@ -109,6 +109,27 @@ describe('EnvelopeCodec with a legacy keyring', () => {
     const plain = new EnvelopeCodec({ keyProviders: ring, legacyKeys: LegacyKeyring.fromDocument(legacyDoc('decrypt-only', 'key')), requireEncryption: true });
     await expect(plain.decode([p!])).rejects.toMatchObject({ code: 'PLAINTEXT_REJECTED' });
   });
+});
+
+describe('known-answer vectors of the samples format (test/vectors/samples-v1.json, also checked by the Go codec)', () => {
+  const vectors = JSON.parse(readFileSync(new URL('./vectors/samples-v1.json', import.meta.url), 'utf8')) as {
+    legacyKeys: LegacyKeysDocument;
+    valid: { name: string; input: unknown; sealed: unknown }[];
+    invalid: { name: string; code: string; sealed: unknown }[];
+  };
+  const codec = new EnvelopeCodec({ keyProviders: ring, legacyKeys: LegacyKeyring.fromDocument(vectors.legacyKeys), requireEncryption: true });
+
+  for (const v of vectors.valid) {
+    it(`opens: ${v.name}`, async () => {
+      const [opened] = await codec.decode([fromProtoJson(v.sealed)], wf('any-workflow'));
+      expect(samePayload(opened!, fromProtoJson(v.input))).toBe(true);
+    });
+  }
+  for (const v of vectors.invalid) {
+    it(`fails with ${v.code}: ${v.name}`, async () => {
+      await expect(codec.decode([fromProtoJson(v.sealed)], wf('any-workflow'))).rejects.toMatchObject({ code: v.code });
+    });
+  }
 });
 
 describe('the legacy key file', () => {

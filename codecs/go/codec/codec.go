@@ -59,6 +59,12 @@ type Options struct {
 	// a namespace. Default 1 h. Branch keys use Cache.StaleGrace, Cache.DecryptMaxAge and
 	// Cache.MaxDecryptEntries too.
 	BranchKeyMaxAge time.Duration
+	// LegacyKeys: keys of the Temporal samples' encryption codec (keys.OpenLegacyKeyring, the file
+	// `temporal-envelope keys import-legacy` writes). A payload in the samples' format whose
+	// encryption-key-id names one of them is opened with it; nothing is ever sealed that way. Such
+	// payloads carry no scope, so no scope check applies to them (SECURITY.md). Default none. The
+	// codec does not close it.
+	LegacyKeys *keys.LegacyKeyring
 	// Cache limits for data keys (defaults: keys.DefaultCacheLimits).
 	Cache keys.CacheLimits
 	// Observer: OnKMSCall is told about every call that reaches a KEK provider (KMS), branch keys
@@ -84,6 +90,7 @@ type Codec struct {
 	compressionMinBytes int
 	requireEncryption   bool
 	rules               primitives.ScopeRules
+	legacyKeys          *keys.LegacyKeyring
 	random              io.Reader
 	// opened: payloads the SignalInterceptor opened, let through RequireEncryption by identity.
 	opened openedPayloads
@@ -138,6 +145,7 @@ func New(opts Options) (*Codec, error) {
 		compressionMinBytes: opts.CompressionMinBytes,
 		requireEncryption:   opts.RequireEncryption,
 		rules:               primitives.ScopeRules{AcceptNamespaceScoped: opts.AcceptNamespaceScoped, ScheduleRuns: opts.ScheduleRuns == nil || *opts.ScheduleRuns},
+		legacyKeys:          opts.LegacyKeys,
 		random:              opts.Random,
 	}
 	if c.defaultNamespace == "" {
@@ -381,7 +389,14 @@ func (c *Codec) openOne(p *commonpb.Payload, expected *primitives.Scope) (*commo
 		return p, nil
 	}
 	if !primitives.IsEnvelopePayload(p) {
-		return nil, primitives.Errorf(primitives.CodeUnsupportedFormat, "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)")
+		if c.legacyKeys == nil {
+			return nil, primitives.Errorf(primitives.CodeUnsupportedFormat, "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)")
+		}
+		keyID, samples := primitives.SamplesKeyIDOf(p)
+		if !samples || !c.legacyKeys.Knows(keyID) {
+			return nil, primitives.Errorf(primitives.CodeUnsupportedFormat, "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version), and its encryption-key-id is not a configured legacy key")
+		}
+		return c.openLegacy(p, keyID)
 	}
 	plaintext, header, err := c.OpenPlaintext(p, expected)
 	if err != nil {
@@ -420,6 +435,25 @@ func (c *Codec) OpenPlaintext(p *commonpb.Payload, expected *primitives.Scope) (
 	defer clear(key)
 	plaintext, err := primitives.Open(header.Algorithm, key, p.GetData(), primitives.AdditionalData(header))
 	return plaintext, header, err
+}
+
+// openLegacy opens a payload the samples' codec sealed: AES-256-GCM under the legacy key, no
+// additional data. It is bound to no scope, so there is no scope to check: configuring the legacy
+// key is the operator's consent, until `keys retire` takes it away.
+func (c *Codec) openLegacy(p *commonpb.Payload, keyID string) (*commonpb.Payload, error) {
+	box := p.GetData()
+	if len(box) == 0 {
+		return nil, primitives.Errorf(primitives.CodeMalformedPayload, "payload %q expected bytes (legacy key %q)", "data", keyID)
+	}
+	plaintext, err := c.legacyKeys.Decrypt(keyID, box)
+	if err != nil {
+		return nil, err
+	}
+	out := &commonpb.Payload{}
+	if err := proto.Unmarshal(plaintext, out); err != nil {
+		return nil, primitives.Wrapf(primitives.CodeMalformedPayload, err, "legacy payload is not a temporal.api.common.v1.Payload")
+	}
+	return out, nil
 }
 
 // maxInflatedBytes bounds decompression (a deflate bomb); Temporal's own payload limit is 2 MB.

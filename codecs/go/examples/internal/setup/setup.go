@@ -31,6 +31,7 @@ type Flags struct {
 	Region            string
 	RequireEncryption bool
 	KeyHierarchy      string
+	LegacyKeys        string
 }
 
 // Register adds the flags to fs, with defaults from the environment.
@@ -43,6 +44,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Region, "region", env("AWS_REGION", "us-east-1"), "AWS region for KMS keys given without an ARN (env AWS_REGION)")
 	fs.BoolVar(&f.RequireEncryption, "require-encryption", false, "refuse plaintext payloads (PLAINTEXT_REJECTED)")
 	fs.StringVar(&f.KeyHierarchy, "key-hierarchy", env("TEMPORAL_ENVELOPE_KEY_HIERARCHY", "per-workflow"), "how sealing makes data keys: per-workflow (format v1) or branch (format v2); opening reads both (env TEMPORAL_ENVELOPE_KEY_HIERARCHY)")
+	fs.StringVar(&f.LegacyKeys, "legacy-keys", os.Getenv("TEMPORAL_ENVELOPE_LEGACY_KEYS"), "legacy key file (keys import-legacy): also open payloads of Temporal's samples encryption codec (env TEMPORAL_ENVELOPE_LEGACY_KEYS)")
 }
 
 func env(name, fallback string) string {
@@ -80,6 +82,7 @@ type Env struct {
 	Codec   *codec.Codec
 	Warrant *headers.SealedHeader
 	keys    []keys.KeyProvider
+	legacy  *keys.LegacyKeyring
 }
 
 // Dial builds the codec and connects.
@@ -88,7 +91,13 @@ func (f *Flags) Dial() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := codec.New(codec.Options{KeyProviders: providers, DefaultNamespace: f.Namespace, RequireEncryption: f.RequireEncryption, KeyHierarchy: primitives.KeyHierarchy(f.KeyHierarchy)})
+	var legacy *keys.LegacyKeyring
+	if f.LegacyKeys != "" {
+		if legacy, err = keys.OpenLegacyKeyring(keys.LegacyKeyringOptions{Path: f.LegacyKeys}); err != nil {
+			return nil, err
+		}
+	}
+	c, err := codec.New(codec.Options{KeyProviders: providers, DefaultNamespace: f.Namespace, RequireEncryption: f.RequireEncryption, LegacyKeys: legacy, KeyHierarchy: primitives.KeyHierarchy(f.KeyHierarchy)})
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +118,7 @@ func (f *Flags) Dial() (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", f.Address, err)
 	}
-	return &Env{Client: cl, Codec: c, Warrant: warrant, keys: providers}, nil
+	return &Env{Client: cl, Codec: c, Warrant: warrant, keys: providers, legacy: legacy}, nil
 }
 
 // Close closes the client and stops the key watchers.
@@ -117,5 +126,8 @@ func (e *Env) Close() {
 	e.Client.Close()
 	for _, k := range e.keys {
 		_ = k.Close()
+	}
+	if e.legacy != nil {
+		_ = e.legacy.Close()
 	}
 }
