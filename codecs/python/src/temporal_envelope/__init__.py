@@ -21,8 +21,10 @@ from .keys import (
     AwsKmsKeyring,
     DekCacheLimits,
     KeyProvider,
+    LegacyKeyring,
     LocalKeyring,
     open_key_provider,
+    open_legacy_keyring,
 )
 from .primitives import (
     ERROR_CODES,
@@ -68,6 +70,7 @@ __all__ = [
     "KeyringError",
     "KmsAccessDeniedError",
     "KmsUnavailableError",
+    "LegacyKeyring",
     "LocalKeyring",
     "MalformedPayloadError",
     "PlaintextRejectedError",
@@ -82,5 +85,6 @@ __all__ = [
     "is_envelope_error",
     "make_scope",
     "open_key_provider",
+    "open_legacy_keyring",
     "peek_scope",
 ]

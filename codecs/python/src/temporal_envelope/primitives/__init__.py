@@ -33,6 +33,7 @@ from .errors import (
     is_envelope_error,
 )
 from .length_prefixed import length_prefixed
+from .samples_format import SAMPLES_AAD, SAMPLES_KEY_KIND, samples_key_id_of
 from .scope import Scope, check_scope, is_schedule_run, make_scope, scope_key, scope_to_encryption_context
 from .wire_format import (
     ENCODING,
@@ -57,6 +58,8 @@ __all__ = [
     "ERROR_CODES",
     "FORMAT_VERSION",
     "KEY_BYTES",
+    "SAMPLES_AAD",
+    "SAMPLES_KEY_KIND",
     "AeadAlgorithm",
     "AeadKey",
     "AeadSuite",
@@ -96,6 +99,7 @@ __all__ = [
     "parsed_header",
     "peek_scope",
     "prepare_key",
+    "samples_key_id_of",
     "scope_key",
     "scope_to_encryption_context",
     "seal_template",
