@@ -320,6 +320,58 @@ async def test_a_legacy_key_file_written_by_the_typescript_cli(tmp_path: Path) -
         await codec.decode(old)
 
 
+# The TypeScript side of the same payloads: its samples stand-in (test/support/samples-codec.ts)
+# seals one for Python to open, and its EnvelopeCodec opens the one Python's stand-in sealed.
+_TS_BOTH_WAYS = """
+const { SamplesEncryptionCodec, SAMPLES_KEY_TEXT } = await import('./test/support/samples-codec.ts');
+const { EnvelopeCodec, LegacyKeyring, LocalKeyring } = await import('./codecs/index.ts');
+const { newKeyringDocument } = await import('./keys/keyring-file.ts');
+const b64 = (u) => Buffer.from(u).toString('base64');
+const utf8 = new TextEncoder();
+const [sealed] = await (await SamplesEncryptionCodec.create('test-key-id')).encode([
+  { metadata: { encoding: utf8.encode('json/plain') }, data: utf8.encode(JSON.stringify({ from: 'typescript' })) },
+]);
+const legacy = LegacyKeyring.fromDocument({ format: 'temporal-envelope-legacy-keys/v1', keys: [
+  { id: 'test-key-id', kind: 'samples-aes-256-gcm', state: 'decrypt-only', added: '2026-11-01T00:00:00.000Z', material: b64(utf8.encode(SAMPLES_KEY_TEXT)) },
+] });
+const codec = new EnvelopeCodec({ keyProviders: LocalKeyring.fromDocument(newKeyringDocument()), legacyKeys: legacy, requireEncryption: true });
+const fromPython = JSON.parse(process.env.PY_PAYLOAD);
+const [opened] = await codec.decode([{
+  metadata: Object.fromEntries(Object.entries(fromPython.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+  data: Buffer.from(fromPython.data, 'base64'),
+}], { type: 'workflow', namespace: 'default', workflowId: 'w' });
+console.log(JSON.stringify({
+  sealed: { metadata: Object.fromEntries(Object.entries(sealed.metadata).map(([k, v]) => [k, b64(v)])), data: b64(sealed.data) },
+  opened: new TextDecoder().decode(opened.data),
+}));
+"""
+
+
+async def test_the_same_payloads_open_in_typescript_and_python() -> None:
+    npx = shutil.which("npx")
+    if npx is None:
+        raise RuntimeError("npx not found: the TypeScript side needs Node.js and `npm ci`")
+    [mine] = await sampled({"from": "python"})
+    as_json = {"metadata": {k: base64.b64encode(v).decode() for k, v in mine.metadata.items()}, "data": base64.b64encode(mine.data).decode()}
+    proc = subprocess.run(
+        [npx, "tsx", "--input-type=module", "-e", _TS_BOTH_WAYS],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PY_PAYLOAD": json.dumps(as_json)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert json.loads(out["opened"]) == {"from": "python"}
+    theirs = Payload(
+        metadata={k: base64.b64decode(v) for k, v in out["sealed"]["metadata"].items()},
+        data=base64.b64decode(out["sealed"]["data"]),
+    )
+    assert value((await CODEC.with_context(wf("w")).decode([theirs]))[0]) == {"from": "typescript"}
+
+
 def _re(text: str) -> str:
     import re
 
