@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadConverter, WorkflowSerializationContext
 
-from support.paths import REPO_ROOT
+from support.paths import EXAMPLES, REPO_ROOT
 from support.legacy_keys import legacy_doc, write_private
 from support.samples_codec import SAMPLES_KEY, SAMPLES_KEY_ID, SamplesEncryptionCodec
 from temporal_envelope import EnvelopeCodec, LegacyKeyring, LocalKeyring, open_legacy_keyring
@@ -186,7 +187,7 @@ async def test_a_path_opens_the_file_and_a_change_reaches_a_running_codec(tmp_pa
     await _after_interval()
     with pytest.raises(KeyRetiredError):
         await codec.decode([p])
-    [info] = ring.list()
+    [info] = ring.list_keys()
     assert (info.id, info.state, info.destroyed, info.retired) == (SAMPLES_KEY_ID, "retired", True, "2026-11-20T00:00:00.000Z")
 
 
@@ -243,7 +244,7 @@ def test_an_invalid_file_is_refused_naming_the_field(tmp_path: Path, mutate: Any
 def test_what_the_schema_allows(tmp_path: Path) -> None:
     # An empty file, a retired key without material, an id with spaces and non-ASCII, unknown fields.
     write_private(tmp_path / "empty.json", {"format": LEGACY_KEYS_FORMAT, "keys": []})
-    assert LegacyKeyring.open(tmp_path / "empty.json").list() == []
+    assert LegacyKeyring.open(tmp_path / "empty.json").list_keys() == []
     doc = legacy_doc("retired", key_id="Team key ✓ 2024", material=None)
     doc["comment"] = "written by a newer version"
     _entry(doc)["note"] = "kept"
@@ -261,6 +262,21 @@ def test_open_legacy_keyring_reads_the_cli_environment_variable(tmp_path: Path, 
     monkeypatch.setenv("TEMPORAL_ENVELOPE_LEGACY_KEYS", str(file))
     ring = open_legacy_keyring()
     assert ring is not None and ring.path == str(file) and ring.knows(SAMPLES_KEY_ID)
+
+
+def test_the_example_programs_take_legacy_keys_and_refuse_an_unsafe_file_at_start(tmp_path: Path, keyring_file: Path) -> None:
+    file = write_private(tmp_path / "legacy-keys.json", legacy_doc())
+    file.chmod(0o644)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "worker.py"), "--address", "127.0.0.1:1", "--keyring", str(keyring_file), "--legacy-keys", str(file)],
+        env={k: v for k, v in os.environ.items() if k != "TEMPORAL_ENVELOPE_LEGACY_KEYS"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert f"KEYRING_ERROR: legacy key file {file} is readable by other users" in proc.stderr
 
 
 # -- the TypeScript CLI writes, Python reads -----------------------------------------------------
@@ -291,7 +307,7 @@ async def test_a_legacy_key_file_written_by_the_typescript_cli(tmp_path: Path) -
 
     old = await sampled({"token": "dlg_tok_legacy"})
     ring = LegacyKeyring.open(file, watch_interval_seconds=0.01)
-    [info] = ring.list()
+    [info] = ring.list_keys()
     assert (info.id, info.kind, info.state, info.destroyed) == (SAMPLES_KEY_ID, "samples-aes-256-gcm", "decrypt-only", False)
     codec = EnvelopeCodec(RING, legacy_keys=ring, require_encryption=True).with_context(wf("migrated"))
     assert value((await codec.decode(old))[0]) == {"token": "dlg_tok_legacy"}

@@ -115,7 +115,7 @@ class LegacyKeyring:
                 raise KeyRetiredError(f"legacy key {key_id!r} is retired{destroyed} and no longer decrypts")
             return bytearray(k.material)
 
-    def list(self) -> list[LegacyKeyInfo]:
+    def list_keys(self) -> list[LegacyKeyInfo]:
         self._maybe_reload()
         return [k.info for k in self._keys.values()]
 
