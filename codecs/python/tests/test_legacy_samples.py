@@ -203,6 +203,21 @@ async def test_a_broken_file_keeps_the_loaded_keys_and_warns(tmp_path: Path) -> 
     assert base64.b64encode(SAMPLES_KEY).decode() not in "".join(warnings)
 
 
+async def test_check_ready_reads_a_changed_file_at_once_and_raises_when_it_no_longer_reads(tmp_path: Path) -> None:
+    file = write_private(tmp_path / "legacy-keys.json", legacy_doc())
+    ring = LegacyKeyring.open(file, watch_interval_seconds=3600)
+    [p] = await sampled("x")
+    codec = EnvelopeCodec(RING, legacy_keys=ring)
+    write_private(file, legacy_doc("retired"))
+    assert value((await codec.decode([p]))[0]) == "x"  # the next due check is an hour away
+    await ring.check_ready()
+    with pytest.raises(KeyRetiredError):
+        await codec.decode([p])
+    write_private(file, {"format": LEGACY_KEYS_FORMAT})
+    with pytest.raises(KeyringError, match="keys: expected an array"):
+        await ring.check_ready()
+
+
 def test_a_file_other_users_can_read_is_refused_naming_it(tmp_path: Path) -> None:
     file = write_private(tmp_path / "legacy-keys.json", legacy_doc())
     file.chmod(0o640)
