@@ -8,7 +8,7 @@ import os
 
 from temporalio.client import Client, Interceptor
 
-from temporal_envelope import EnvelopeCodec, envelope_data_converter, open_key_provider
+from temporal_envelope import EnvelopeCodec, envelope_data_converter, open_key_provider, open_legacy_keyring
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +20,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kms-key-config", default=env("TEMPORAL_ENVELOPE_KEY_CONFIG"), help="AWS KMS key config file; selects AWS KMS (env TEMPORAL_ENVELOPE_KEY_CONFIG)")
     parser.add_argument("--kms-endpoint", default=env("TEMPORAL_ENVELOPE_KMS_ENDPOINT"), help="AWS-compatible KMS endpoint (env TEMPORAL_ENVELOPE_KMS_ENDPOINT)")
     parser.add_argument("--region", default=env("AWS_REGION"), help="AWS region (env AWS_REGION)")
+    parser.add_argument("--legacy-keys", default=env("TEMPORAL_ENVELOPE_LEGACY_KEYS"), help="legacy key file: keys of the Temporal samples' encryption codec, to open its old payloads (env TEMPORAL_ENVELOPE_LEGACY_KEYS)")
     parser.add_argument("--require-encryption", action="store_true", help="refuse plaintext payloads (fail closed)")
     parser.add_argument(
         "--key-hierarchy",
@@ -32,7 +33,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def codec_from(args: argparse.Namespace) -> EnvelopeCodec:
     keys = open_key_provider(keyring=args.keyring, kms_key_config=args.kms_key_config, kms_endpoint=args.kms_endpoint, region=args.region)
     return EnvelopeCodec(
-        keys, default_namespace=args.namespace, require_encryption=args.require_encryption, key_hierarchy=args.key_hierarchy
+        keys,
+        default_namespace=args.namespace,
+        require_encryption=args.require_encryption,
+        legacy_keys=open_legacy_keyring(args.legacy_keys),
+        key_hierarchy=args.key_hierarchy,
     )
 
 

@@ -26,7 +26,6 @@ from temporal_envelope.primitives import (
     PlaintextRejectedError,
     ScopeMismatchError,
     TamperedCiphertextError,
-    UnsupportedFormatError,
     make_scope,
     read_refused_marker,
     seal_template,
@@ -169,10 +168,13 @@ async def test_mark_refused_in_workflow_still_raises_a_failure_that_may_pass() -
     assert (await marking.decode([sealed]))[0] == payload("later")
 
 
-async def test_another_products_encrypted_payload_is_unsupported() -> None:
+async def test_another_products_encrypted_payload_is_not_ours() -> None:
+    # docs/wire-format.md "Decoding rules": returned as it came, as the TypeScript codec does,
+    # unless require_encryption. (tests/test_legacy_samples.py: the samples' format under a legacy key.)
     foreign = Payload(metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"sample"}, data=b"x" * 40)
-    with pytest.raises(UnsupportedFormatError, match="no envelope-version"):
-        await EnvelopeCodec(RING).decode([foreign])
+    assert (await EnvelopeCodec(RING).decode([foreign]))[0] is foreign
+    with pytest.raises(PlaintextRejectedError, match=r"no envelope-version\), and this codec requires encryption"):
+        await EnvelopeCodec(RING, require_encryption=True).decode([foreign])
 
 
 async def test_xchacha_and_compression() -> None:

@@ -24,8 +24,10 @@ from .keys import (
     BranchKeyProvider,
     DekCacheLimits,
     KeyProvider,
+    LegacyKeyring,
     LocalKeyring,
     open_key_provider,
+    open_legacy_keyring,
 )
 from .primitives import (
     ERROR_CODES,
@@ -76,6 +78,7 @@ __all__ = [
     "KeyringError",
     "KmsAccessDeniedError",
     "KmsUnavailableError",
+    "LegacyKeyring",
     "LocalKeyring",
     "MalformedPayloadError",
     "PlaintextRejectedError",
@@ -91,5 +94,6 @@ __all__ = [
     "is_envelope_error",
     "make_scope",
     "open_key_provider",
+    "open_legacy_keyring",
     "peek_scope",
 ]

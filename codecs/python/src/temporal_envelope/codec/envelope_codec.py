@@ -35,18 +35,19 @@ from typing_extensions import Self
 
 from ..keys.branch_key_provider import BranchKeyOptions, BranchKeyProvider
 from ..keys.dek_cache import DataKeyCache, DekCacheLimits, validate_limits
+from ..keys.legacy_keyring import LegacyKeyring
 from ..keys.provider import KeyObserver, KeyProvider, NullObserver
 from ..keys.provider_set import ProviderSet
-from ..primitives.aead import AeadAlgorithm, RandomSource, aead_suite, is_aead_algorithm
+from ..primitives.aead import AeadAlgorithm, RandomSource, aead_suite, is_aead_algorithm, open_sealed
 from ..primitives.branch_key import KeyHierarchy, is_key_hierarchy
 from ..primitives.errors import (
     EnvelopeError,
     InvalidConfigError,
     MalformedPayloadError,
     PlaintextRejectedError,
-    UnsupportedFormatError,
 )
 from ..primitives.refused_marker import refused_marker
+from ..primitives.samples_format import SAMPLES_AAD, samples_key_id_of
 from ..primitives.scope import Scope, check_scope, make_scope
 from ..primitives.wire_format import ENCODING_BYTES, META_ENCODING, META_VERSION, Compression
 from ..primitives.wire_format_versions import parsed_sealed_header, sealing_template, wrapped_key_of
@@ -74,6 +75,7 @@ class _Shared:
         accept_namespace_scoped: bool,
         schedule_runs: bool,
         mark_refused_in_workflow: bool,
+        legacy_keys: LegacyKeyring | None,
         random: RandomSource,
     ) -> None:
         self.providers = providers
@@ -87,6 +89,7 @@ class _Shared:
         self.accept_namespace_scoped = accept_namespace_scoped
         self.schedule_runs = schedule_runs
         self.mark_refused_in_workflow = mark_refused_in_workflow
+        self.legacy_keys = legacy_keys
         self.random = random
 
 
@@ -130,6 +133,10 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             derived from that branch key (format v2). Either way the codec opens both formats.
         branch_key_max_age_seconds: With ``key_hierarchy="branch"``: how long one branch key makes
             new data keys for a namespace. Default 1 h.
+        legacy_keys: Keys of Temporal's samples encryption codec, a legacy key file's path or a
+            ``LegacyKeyring`` (``temporal-envelope keys import-legacy`` writes the file): payloads in
+            the samples' format whose ``encryption-key-id`` names one of them are opened
+            (decrypt-only; they are bound to no scope, see SECURITY.md). Default none.
         cache: DEK cache limits (max age 1 h, 2^20 payloads, 2^36 bytes, 10,000 entries, …); its
             ``stale_grace_seconds``, ``decrypt_max_age_seconds`` and ``max_decrypt_entries`` apply
             to branch keys too.
@@ -151,6 +158,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         key_hierarchy: KeyHierarchy = "per-workflow",
         branch_key_max_age_seconds: float = 60 * 60,
         mark_refused_in_workflow: bool = False,
+        legacy_keys: LegacyKeyring | str | os.PathLike[str] | None = None,
         cache: DekCacheLimits | None = None,
         observer: KeyObserver | None = None,
         random: RandomSource = os.urandom,
@@ -183,6 +191,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             for i, p in enumerate(given)
         )
         providers = ProviderSet(layers)
+        legacy = _legacy_keyring(legacy_keys)
         dek_cache = DataKeyCache(
             providers,
             limits,
@@ -202,6 +211,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             accept_namespace_scoped=bool(accept_namespace_scoped),
             schedule_runs=bool(schedule_runs),
             mark_refused_in_workflow=bool(mark_refused_in_workflow),
+            legacy_keys=legacy,
             random=random,
         )
         self._context: SerializationContext | None = None
@@ -321,9 +331,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
                 raise PlaintextRejectedError("payload is not encrypted and this codec requires encryption")
             return payload
         if META_VERSION not in meta:
-            raise UnsupportedFormatError(
-                "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)"
-            )
+            return self._open_not_envelope(payload)
         header, aad = parsed_sealed_header(payload)
         if expected is not None:
             check_scope(header.scope, expected, accept_namespace_scoped=s.accept_namespace_scoped, schedule_runs=s.schedule_runs)
@@ -331,12 +339,55 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         plaintext = key.open(payload.data, aad)
         if header.compression == "deflate":
             plaintext = _inflate(plaintext)
-        opened = Payload()
-        try:
-            opened.ParseFromString(plaintext)
-        except DecodeError:
-            raise MalformedPayloadError("sealed payload is not a temporal.api.common.v1.Payload") from None
-        return opened
+        return _parse_payload(plaintext)
+
+    def _open_not_envelope(self, payload: Payload) -> Payload:
+        """A binary/encrypted payload without our envelope-version: another product's format, not
+        ours (returned as it came, as Temporal's codec contract asks, unless ``require_encryption``),
+        except the samples codec's under a configured legacy key."""
+        s = self._shared
+        legacy_id = None if s.legacy_keys is None else samples_key_id_of(payload)
+        if legacy_id is not None and s.legacy_keys is not None and s.legacy_keys.knows(legacy_id):
+            return _open_legacy(s.legacy_keys, legacy_id, payload)
+        if s.require_encryption:
+            unknown = "" if legacy_id is None else " and its encryption-key-id is not a configured legacy key"
+            raise PlaintextRejectedError(
+                "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)"
+                f"{unknown}, and this codec requires encryption"
+            )
+        return payload
+
+
+def _legacy_keyring(option: object) -> LegacyKeyring | None:
+    if option is None or isinstance(option, LegacyKeyring):
+        return option
+    if isinstance(option, (str, os.PathLike)) and os.fspath(option) != "":
+        # Read now, at start-up: a missing, unsafe or invalid file is a KeyringError naming it.
+        return LegacyKeyring.open(os.fspath(option))
+    raise InvalidConfigError(f'codec "legacy_keys" expected a legacy key file path or a LegacyKeyring, got {type(option).__name__}')
+
+
+def _open_legacy(legacy_keys: LegacyKeyring, key_id: str, payload: Payload) -> Payload:
+    """A payload the samples' codec sealed: AES-256-GCM under the legacy key, no additional data. It
+    is bound to no scope, so there is no scope to check; a configured legacy key is the consent."""
+    if len(payload.data) == 0:
+        # proto3 bytes have no presence: empty is how a missing "data" arrives.
+        raise MalformedPayloadError('payload "data" is missing')
+    key = legacy_keys.material(key_id)
+    try:
+        plaintext = open_sealed("AES-256-GCM", key, payload.data, SAMPLES_AAD)
+    finally:
+        key[:] = bytes(len(key))
+    return _parse_payload(plaintext)
+
+
+def _parse_payload(plaintext: bytes) -> Payload:
+    opened = Payload()
+    try:
+        opened.ParseFromString(plaintext)
+    except DecodeError:
+        raise MalformedPayloadError("sealed payload is not a temporal.api.common.v1.Payload") from None
+    return opened
 
 
 def _inflate(data: bytes) -> bytes:

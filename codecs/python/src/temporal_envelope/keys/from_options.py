@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .aws_kms import AwsCredentials, AwsKmsKeyring
+from .legacy_keyring import LegacyKeyring
 from .local_keyring import LocalKeyring
 from .provider import KeyProvider
 
@@ -34,3 +35,11 @@ def open_key_provider(
     return LocalKeyring.open(
         keyring or os.environ.get("TEMPORAL_ENVELOPE_KEYRING"), watch_interval_seconds=watch_interval_seconds
     )
+
+
+def open_legacy_keyring(legacy_keys: str | None = None, *, watch_interval_seconds: float = 2.0) -> LegacyKeyring | None:
+    """The legacy key file (keys of Temporal's samples codec) named by ``legacy_keys`` or, as the CLI
+    reads it, TEMPORAL_ENVELOPE_LEGACY_KEYS; None when neither names one. Pass it to
+    ``EnvelopeCodec(…, legacy_keys=…)``."""
+    path = legacy_keys or os.environ.get("TEMPORAL_ENVELOPE_LEGACY_KEYS")
+    return LegacyKeyring.open(path, watch_interval_seconds=watch_interval_seconds) if path else None

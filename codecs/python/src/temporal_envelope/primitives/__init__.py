@@ -48,6 +48,7 @@ from .errors import (
 )
 from .length_prefixed import length_prefixed
 from .refused_marker import REFUSED_ENCODING, read_refused_marker, refused_marker
+from .samples_format import SAMPLES_AAD, SAMPLES_KEY_KIND, samples_key_id_of
 from .scope import Scope, check_scope, is_schedule_run, make_scope, scope_fields, scope_key, scope_to_encryption_context
 from .wire_format import (
     ENCODING,
@@ -94,6 +95,8 @@ __all__ = [
     "ERROR_CODES",
     "FORMAT_VERSION",
     "KEY_BYTES",
+    "SAMPLES_AAD",
+    "SAMPLES_KEY_KIND",
     "AeadAlgorithm",
     "AeadKey",
     "AeadSuite",
@@ -137,6 +140,7 @@ __all__ = [
     "read_refused_marker",
     "refused_marker",
     "prepare_key",
+    "samples_key_id_of",
     "scope_key",
     "scope_to_encryption_context",
     "seal_template",
