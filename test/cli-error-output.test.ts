@@ -24,7 +24,7 @@ describe('CLI error lines', () => {
   it('name USAGE for our own usage errors and for the parser\'s', async () => {
     const ours = captureIo();
     expect(await runCli(['keys', 'shred', '--workflow-id', 'w'], ours)).toBe(2);
-    expect(ours.err()).toMatch(/^temporal-envelope: error USAGE: --shred-store <dir>/);
+    expect(ours.err()).toMatch(/^temporal-envelope: error USAGE: --shred-store <location>/);
     const parser = captureIo();
     expect(await runCli(['keys', 'list', '--frobnicate'], parser)).toBe(2);
     expect(parser.err()).toMatch(/^temporal-envelope: error USAGE: unknown option '--frobnicate'/);
