@@ -389,14 +389,18 @@ func (c *Codec) openOne(p *commonpb.Payload, expected *primitives.Scope) (*commo
 		return p, nil
 	}
 	if !primitives.IsEnvelopePayload(p) {
-		if c.legacyKeys == nil {
-			return nil, primitives.Errorf(primitives.CodeUnsupportedFormat, "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version)")
+		if c.legacyKeys != nil {
+			if keyID, samples := primitives.SamplesKeyIDOf(p); samples && c.legacyKeys.Knows(keyID) {
+				return c.openLegacy(p, keyID)
+			}
 		}
-		keyID, samples := primitives.SamplesKeyIDOf(p)
-		if !samples || !c.legacyKeys.Knows(keyID) {
-			return nil, primitives.Errorf(primitives.CodeUnsupportedFormat, "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version), and its encryption-key-id is not a configured legacy key")
+		// Another product's format, not ours (docs/wire-format.md, "Decoding rules"): returned as
+		// it came, as the TypeScript and Python codecs do and Temporal's codec chain expects, unless
+		// this codec requires encryption: then it is refused like plaintext, failing closed.
+		if c.requireEncryption && !c.opened.has(p) {
+			return nil, primitives.Errorf(primitives.CodePlaintextRejected, "payload is binary/encrypted but not in the temporal-envelope format (no envelope-version) and its encryption-key-id is not a configured legacy key; this codec requires encryption")
 		}
-		return c.openLegacy(p, keyID)
+		return p, nil
 	}
 	plaintext, header, err := c.OpenPlaintext(p, expected)
 	if err != nil {

@@ -187,8 +187,11 @@ func TestRequireEncryptionAndForeignPayloads(t *testing.T) {
 		t.Fatalf("requireEncryption: %v", err)
 	}
 	foreign := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("binary/encrypted"), "encryption-key-id": []byte("sample")}, Data: []byte{1}}
-	if _, err := open.Decode([]*commonpb.Payload{foreign}); primitives.CodeOf(err) != primitives.CodeUnsupportedFormat {
-		t.Fatalf("another product's binary/encrypted: %v", err)
+	if out, err := open.Decode([]*commonpb.Payload{foreign}); err != nil || out[0] != foreign {
+		t.Fatalf("another product's binary/encrypted passes through (docs/wire-format.md): %v", err)
+	}
+	if _, err := strict.WithSerializationContext(wfCtx("w")).Decode([]*commonpb.Payload{foreign}); primitives.CodeOf(err) != primitives.CodePlaintextRejected {
+		t.Fatalf("another product's binary/encrypted under requireEncryption: %v", err)
 	}
 	if _, err := open.Decode([]*commonpb.Payload{nil}); primitives.CodeOf(err) != primitives.CodeMalformedPayload {
 		t.Fatalf("nil payload: %v", err)

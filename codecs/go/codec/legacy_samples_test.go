@@ -176,19 +176,20 @@ func TestLegacySamplesOpenInAnyContextAndNewPayloadsAreEnvelopes(t *testing.T) {
 	}
 }
 
-// Go refuses another product's binary/encrypted payload (UNSUPPORTED_FORMAT, as before legacy keys);
-// a samples payload under a key id that is not configured is exactly that.
+// A samples payload under a key id that is not configured is another product's payload, not ours:
+// passed through, or refused as PLAINTEXT_REJECTED under requireEncryption, as in TypeScript and Python.
 func TestLegacySamplesUnderAnUnknownKeyIDAreNotOurs(t *testing.T) {
 	foreign := samplesEncode(t, "someone-elses-key", []byte(samplesKeyText), jsonPayload(`"x"`))
-	for _, requireEncryption := range []bool{false, true} {
-		c := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), requireEncryption)
-		_, err := c.Decode([]*commonpb.Payload{foreign})
-		if primitives.CodeOf(err) != primitives.CodeUnsupportedFormat || !strings.Contains(err.Error(), "not a configured legacy key") {
-			t.Fatalf("requireEncryption=%v: %v", requireEncryption, err)
-		}
+	lenient := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), false)
+	if out, err := lenient.Decode([]*commonpb.Payload{foreign}); err != nil || out[0] != foreign {
+		t.Fatalf("requireEncryption=false: %v", err)
+	}
+	strict := legacyCodec(t, legacyDoc(samplesKeyID, keys.LegacyDecryptOnly, []byte(samplesKeyText)), true)
+	if _, err := strict.Decode([]*commonpb.Payload{foreign}); primitives.CodeOf(err) != primitives.CodePlaintextRejected || !strings.Contains(err.Error(), "not a configured legacy key") {
+		t.Fatalf("requireEncryption=true: %v", err)
 	}
 	sampled := samplesEncode(t, samplesKeyID, []byte(samplesKeyText), jsonPayload(`"x"`))
-	if _, err := newCodec(t, codec.Options{}).Decode([]*commonpb.Payload{sampled}); primitives.CodeOf(err) != primitives.CodeUnsupportedFormat {
+	if out, err := newCodec(t, codec.Options{}).Decode([]*commonpb.Payload{sampled}); err != nil || out[0] != sampled {
 		t.Fatalf("without legacy keys: %v", err)
 	}
 	// An envelope-version makes it ours, never legacy, whatever its key id says.
@@ -246,7 +247,7 @@ func TestLegacySamplesKeyIDMatchesByteForByte(t *testing.T) {
 	if err != nil || string(out[0].GetData()) != `"bom"` {
 		t.Fatalf("BOM id: %v %v", out, err)
 	}
-	if _, err := legacyCodec(t, legacyDoc("key", keys.LegacyDecryptOnly, []byte(samplesKeyText)), true).Decode([]*commonpb.Payload{p}); primitives.CodeOf(err) != primitives.CodeUnsupportedFormat {
+	if _, err := legacyCodec(t, legacyDoc("key", keys.LegacyDecryptOnly, []byte(samplesKeyText)), true).Decode([]*commonpb.Payload{p}); primitives.CodeOf(err) != primitives.CodePlaintextRejected {
 		t.Fatalf("BOM-less id must not match: %v", err)
 	}
 	// An id that is not UTF-8 is never a samples key id.

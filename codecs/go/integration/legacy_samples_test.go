@@ -208,8 +208,8 @@ func TestASamplesCodecWorkflowFinishesOnTheEnvelopeCodec(t *testing.T) {
 		}
 	}
 	// Our codec opens every payload of that history, the old ones with the legacy key, which is what
-	// opens them: the same codec without it refuses them.
-	without, err := codec.New(codec.Options{KeyProviders: []keys.KeyProvider{p.ring}})
+	// opens them: the same codec without it (requiring encryption, as the worker does) refuses them.
+	without, err := codec.New(codec.Options{KeyProviders: []keys.KeyProvider{p.ring}, RequireEncryption: true})
 	if err != nil {
 		t.Fatal(err)
 	}
