@@ -71,6 +71,46 @@ func stampOf(file string) (fileStamp, error) {
 	return fileStamp{mod: info.ModTime(), size: info.Size(), mode: info.Mode()}, nil
 }
 
+// fileVersion is the stamp of the key file version a keyring last loaded. Both keyrings (KEKs and
+// legacy keys) reload through it: the stamp is taken before the read, so a write racing the read
+// shows up as a change at the next check instead of being missed; and re-reading happens only
+// when the stamp moved.
+type fileVersion struct {
+	mu    sync.Mutex
+	stamp fileStamp
+}
+
+// reload stats file (a failure goes through statError, which names the file as its keyring does),
+// runs load, and on success records the stamp.
+func (v *fileVersion) reload(file string, statError func(error) error, load func() error) error {
+	stamp, err := stampOf(file)
+	if err != nil {
+		return statError(err)
+	}
+	if err := load(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.stamp = stamp
+	v.mu.Unlock()
+	return nil
+}
+
+// reloadIfChanged runs reload only if the file's stamp differs from the last one loaded.
+func (v *fileVersion) reloadIfChanged(file string, statError func(error) error, load func() error) (bool, error) {
+	stamp, err := stampOf(file)
+	if err != nil {
+		return false, statError(err)
+	}
+	v.mu.Lock()
+	same := stamp == v.stamp
+	v.mu.Unlock()
+	if same {
+		return false, nil
+	}
+	return true, v.reload(file, statError, load)
+}
+
 // knownAfterRefresh is what a watched provider does with a key id it does not hold: look at its
 // file now (refresh re-reads it if it changed) and ask again. The id may name a KEK that
 // `keys rotate` wrote a moment ago: another process that read the file first already seals with it,

@@ -45,9 +45,10 @@ type LegacyKeyring struct {
 	path string
 	opts LegacyKeyringOptions
 
-	mu    sync.RWMutex // guards keys and stamp; held for reading during each decryption
-	keys  map[string]*loadedLegacyKey
-	stamp fileStamp
+	mu   sync.RWMutex // guards keys; held for reading during each decryption
+	keys map[string]*loadedLegacyKey
+
+	version fileVersion
 
 	watch *fileWatch
 }
@@ -97,36 +98,22 @@ func (r *LegacyKeyring) Path() string { return r.path }
 
 // Reload re-reads the file now.
 func (r *LegacyKeyring) Reload() error {
-	stamp, err := stampOf(r.path)
-	if err != nil {
-		return legacyFileError(r.path, err)
-	}
+	return r.version.reload(r.path, r.statError, r.readAndLoad)
+}
+
+// ReloadIfChanged re-reads the file if its modification time, size or mode changed since the last read.
+func (r *LegacyKeyring) ReloadIfChanged() (bool, error) {
+	return r.version.reloadIfChanged(r.path, r.statError, r.readAndLoad)
+}
+
+func (r *LegacyKeyring) statError(err error) error { return legacyFileError(r.path, err) }
+
+func (r *LegacyKeyring) readAndLoad() error {
 	doc, err := ReadLegacyKeys(r.path, r.opts.AllowInsecurePermissions)
 	if err != nil {
 		return err
 	}
-	if err := r.load(doc); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.stamp = stamp
-	r.mu.Unlock()
-	return nil
-}
-
-// ReloadIfChanged re-reads the file if its modification time or size changed since the last read.
-func (r *LegacyKeyring) ReloadIfChanged() (bool, error) {
-	stamp, err := stampOf(r.path)
-	if err != nil {
-		return false, legacyFileError(r.path, err)
-	}
-	r.mu.RLock()
-	same := stamp == r.stamp
-	r.mu.RUnlock()
-	if same {
-		return false, nil
-	}
-	return true, r.Reload()
+	return r.load(doc)
 }
 
 func (r *LegacyKeyring) load(doc LegacyKeysDocument) error {

@@ -59,10 +59,11 @@ type LocalKeyring struct {
 	opts   LocalKeyringOptions
 	random io.Reader
 
-	mu      sync.RWMutex // guards everything below; held for reading during each wrap/unwrap
+	mu      sync.RWMutex // guards keks and primary; held for reading during each wrap/unwrap
 	keks    map[string]*loadedKek
 	primary *loadedKek
-	stamp   fileStamp
+
+	version fileVersion
 
 	watch *fileWatch
 }
@@ -141,36 +142,24 @@ func (r *LocalKeyring) Path() string { return r.path }
 
 // Reload re-reads the file now.
 func (r *LocalKeyring) Reload() error {
-	stamp, err := stampOf(r.path)
-	if err != nil {
-		return primitives.Wrapf(primitives.CodeKeyringError, err, "keyring %s cannot be read: %s", r.path, errnoName(err))
-	}
+	return r.version.reload(r.path, r.statError, r.readAndLoad)
+}
+
+// ReloadIfChanged re-reads the file if its modification time, size or mode changed since the last read.
+func (r *LocalKeyring) ReloadIfChanged() (bool, error) {
+	return r.version.reloadIfChanged(r.path, r.statError, r.readAndLoad)
+}
+
+func (r *LocalKeyring) statError(err error) error {
+	return primitives.Wrapf(primitives.CodeKeyringError, err, "keyring %s cannot be read: %s", r.path, errnoName(err))
+}
+
+func (r *LocalKeyring) readAndLoad() error {
 	doc, err := ReadKeyring(r.path, r.opts.AllowInsecurePermissions)
 	if err != nil {
 		return err
 	}
-	if err := r.load(doc); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.stamp = stamp
-	r.mu.Unlock()
-	return nil
-}
-
-// ReloadIfChanged re-reads the file if its modification time or size changed since the last read.
-func (r *LocalKeyring) ReloadIfChanged() (bool, error) {
-	stamp, err := stampOf(r.path)
-	if err != nil {
-		return false, primitives.Wrapf(primitives.CodeKeyringError, err, "keyring %s cannot be read: %s", r.path, errnoName(err))
-	}
-	r.mu.RLock()
-	same := stamp == r.stamp
-	r.mu.RUnlock()
-	if same {
-		return false, nil
-	}
-	return true, r.Reload()
+	return r.load(doc)
 }
 
 func (r *LocalKeyring) load(doc KeyringDocument) error {
